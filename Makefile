@@ -1,0 +1,45 @@
+# vigil: `make` installs what is missing and builds; `make test` runs the whole suite; `make demo` runs the demo.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+# opencv4nodejs must build against Debian's OpenCV, never download its own (see README).
+export OPENCV4NODEJS_DISABLE_AUTOBUILD := 1
+
+APT_PACKAGES := libopencv-dev opencv-data ffmpeg
+SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: build deps system-deps test demo bench clean
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+node_modules/.vigil-installed: package.json package-lock.json | system-deps
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: system-deps node_modules/.vigil-installed
+
+dist/.vigil-built: node_modules/.vigil-installed $(SOURCES)
+	npx tsc -p tsconfig.json
+	@touch $@
+
+build: deps dist/.vigil-built
+
+test: build
+	node --test --test-concurrency=2 --test-reporter=spec dist/test/
+
+demo: build
+	bash scripts/demo.sh
+
+bench: build
+	node dist/bench/protocol.js
+	node dist/bench/ingest.js
+
+clean:
+	rm -rf dist

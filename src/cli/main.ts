@@ -1,0 +1,244 @@
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { AdminClientError } from '../admin/client';
+import { CandidateClient, ClientExit, type AudioSource } from '../client/client';
+import { MediaProbeError } from '../media/probe';
+import { VideoFileSource } from '../media/video-file';
+import { WavFileSource } from '../media/wav-file';
+import { AdminSocketError, ServerError, VigilServer } from '../server';
+import { createLogger, flushLogger } from './logger';
+import { runStatus } from './status';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION: string = (require('../../../package.json') as { version: string }).version;
+const DEFAULT_RECORD_DIR = './recordings';
+const DEFAULT_PORT = 9996;
+
+function intArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function numArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function hostPort(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new InvalidArgumentError('expected host:port, e.g. 127.0.0.1:9996');
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once, for a user whose shutdown hangs. */
+function onceInterrupted(): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  let count = 0;
+  const handler = (sig: NodeJS.Signals): void => {
+    count++;
+    if (count > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+    ac.abort(sig);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+interface ServeFlags {
+  host: string;
+  port: number;
+  recordDir: string;
+  adminSocket?: string;
+  auth: 'none';
+  logFile?: string;
+  logLevel: string;
+  handshakeTimeout: number;
+  idleTimeout: number;
+}
+
+async function serve(flags: ServeFlags): Promise<number> {
+  const log = createLogger({ level: flags.logLevel, file: flags.logFile, name: 'vigil' });
+  const server = new VigilServer({
+    host: flags.host,
+    port: flags.port,
+    recordDir: flags.recordDir,
+    adminSocket: flags.adminSocket ?? path.join(flags.recordDir, 'vigil.sock'),
+    auth: flags.auth,
+    logger: log,
+    version: VERSION,
+    handshakeTimeoutMs: flags.handshakeTimeout * 1000,
+    idleTimeoutMs: flags.idleTimeout * 1000,
+  });
+  const { signal, dispose } = onceInterrupted();
+  try {
+    await server.listen();
+  } catch (err) {
+    dispose();
+    if (err instanceof ServerError || err instanceof AdminSocketError) {
+      process.stderr.write(`vigil serve: ${err.message}\n`);
+      log.error({ code: err.code }, err.message);
+      await flushLogger(log);
+      return 1;
+    }
+    throw err;
+  }
+  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  log.info({ signal: String(signal.reason) }, 'signal received');
+  await server.close();
+  dispose();
+  await flushLogger(log);
+  return 0;
+}
+
+interface ClientFlags {
+  server: { host: string; port: number };
+  id: string;
+  token: string;
+  video: string;
+  audio: string;
+  width: number;
+  height: number;
+  fps?: number;
+  quality: number;
+  loop: boolean;
+}
+
+async function client(flags: ClientFlags): Promise<number> {
+  const print = (line: string): void => void process.stdout.write(line + '\n');
+  let video: VideoFileSource | null = null;
+  let audio: AudioSource | null = null;
+  try {
+    if (flags.video !== 'none') {
+      const opts = { width: flags.width, height: flags.height, quality: flags.quality, ...(flags.fps ? { fps: flags.fps } : {}) };
+      video = await VideoFileSource.open(flags.video, opts);
+    }
+    if (flags.audio !== 'none') audio = await WavFileSource.open(flags.audio);
+  } catch (err) {
+    if (err instanceof MediaProbeError) {
+      process.stderr.write(`vigil client: ${err.message}\n`);
+      return ClientExit.usage;
+    }
+    throw err;
+  }
+  if (!video && !audio) {
+    process.stderr.write('vigil client: nothing to send: give --video FILE, --audio FILE.wav, or both\n');
+    return ClientExit.usage;
+  }
+  const { signal, dispose } = onceInterrupted();
+  const c = new CandidateClient({
+    host: flags.server.host,
+    port: flags.server.port,
+    candidateId: flags.id,
+    token: flags.token,
+    clientVersion: `vigil ${VERSION}`,
+    video: video ? { source: video, width: flags.width, height: flags.height } : null,
+    audio,
+    loop: flags.loop,
+    print,
+    signal,
+  });
+  const r = await c.run();
+  dispose();
+  const summary = `sent ${r.videoFramesSent} video frames and ${r.audioChunksSent} audio chunks (${r.audioSecondsSent.toFixed(2)} s) in ${r.elapsedS.toFixed(1)} s, ${r.warnings} warning(s)`;
+  if (r.exitCode === ClientExit.ok) print(`${r.reason}; ${summary}`);
+  else {
+    print(summary);
+    process.stderr.write(`vigil client: ${r.reason}\n`);
+  }
+  return r.exitCode;
+}
+
+export function buildProgram(run: (p: Promise<number>) => void): Command {
+  const program = new Command('vigil')
+    .description('Proctoring for online exams: candidates stream camera and microphone; the server watches and records.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('serve')
+    .description('run the proctoring server: accept candidates, record them, serve the admin socket')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'TCP port for candidates (0 picks a free one)', intArg('--port', 0, 65535), DEFAULT_PORT)
+    .option('--record-dir <dir>', 'where recordings are written', DEFAULT_RECORD_DIR)
+    .option('--admin-socket <path>', 'admin socket for status and the console (default: <record-dir>/vigil.sock)')
+    .addOption(new Option('--auth <mode>', 'how candidates are authenticated').choices(['none']).default('none'))
+    .option('--log-file <file>', 'write JSON logs here instead of stderr')
+    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+    .option('--handshake-timeout <s>', 'seconds a new connection has to send HELLO', numArg('--handshake-timeout', 0.1, 300), 5)
+    .option('--idle-timeout <s>', 'seconds of silence before a candidate is dropped', numArg('--idle-timeout', 1, 3600), 10)
+    .action((flags: ServeFlags) => run(serve(flags)));
+
+  program
+    .command('client')
+    .description('stream a candidate\'s video and audio to a server')
+    .option('--server <host:port>', 'server to connect to', hostPort, hostPort(`127.0.0.1:${DEFAULT_PORT}`))
+    .requiredOption('--id <candidate>', 'candidate id (letters, digits, . _ -)')
+    .option('--token <token>', 'access token from the proctor', '')
+    .option('--video <file|none>', 'video file to send as the camera (mp4, avi, mkv, ...)', 'none')
+    .option('--audio <file.wav|none>', '16-bit PCM WAV to send as the microphone', 'none')
+    .option('--width <px>', 'frame width sent', intArg('--width', 16, 4096), 640)
+    .option('--height <px>', 'frame height sent', intArg('--height', 16, 4096), 480)
+    .option('--fps <n>', 'frames per second sent (default: the file\'s)', numArg('--fps', 0.5, 120))
+    .option('--quality <1-100>', 'JPEG quality', intArg('--quality', 1, 100), 80)
+    .option('--loop', 'start the files again when they end, until stopped', false)
+    .action((flags: ClientFlags) => run(client(flags)));
+
+  program
+    .command('status')
+    .description('print every connected candidate (for scripts: --json)')
+    .option('--admin-socket <path>', 'admin socket of the server', path.join(DEFAULT_RECORD_DIR, 'vigil.sock'))
+    .option('--json', 'print {"candidates":[...]} as JSON', false)
+    .option('--watch [seconds]', 'refresh until Ctrl-C (default every 1 s)')
+    .action((flags: { adminSocket: string; json: boolean; watch?: string | true }) => {
+      const watch = flags.watch === undefined ? undefined : flags.watch === true ? 1 : numArg('--watch', 0.1, 3600)(flags.watch);
+      const { signal, dispose } = onceInterrupted();
+      run(
+        runStatus({ adminSocket: flags.adminSocket, json: flags.json, out: process.stdout, signal, ...(watch ? { watch } : {}) }).then(
+          (code) => {
+            dispose();
+            return code;
+          },
+          (err: unknown) => {
+            dispose();
+            if (err instanceof AdminClientError) {
+              process.stderr.write(`vigil status: ${err.message}\n`);
+              return 1;
+            }
+            throw err;
+          },
+        ),
+      );
+    });
+
+  return program;
+}
+
+/** Entry point for bin/vigil: parses argv, runs one subcommand, resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let pending: Promise<number> | null = null;
+  const program = buildProgram((p) => {
+    pending = p;
+  });
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const code = (err as { exitCode?: number }).exitCode;
+    return typeof code === 'number' ? (code === 0 ? 0 : 2) : 1;
+  }
+  return pending ?? 0;
+}

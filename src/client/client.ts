@@ -1,0 +1,367 @@
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Decoder,
+  PROTOCOL_VERSION,
+  encodeParts,
+  modeIncludesAudio,
+  modeIncludesVideo,
+  type ByeMessage,
+  type Message,
+  type ModeName,
+  type VerdictName,
+  type WelcomeMessage,
+} from '../protocol';
+
+/** A source of JPEG frames at a fixed rate (a video file today, a camera later). */
+export interface VideoSource {
+  readonly fps: number;
+  frames(): AsyncIterable<Buffer>;
+}
+
+/** A source of s16le PCM in fixed-length chunks (a WAV file today, a microphone later). */
+export interface AudioSource {
+  readonly format: { sampleRate: number; channels: number };
+  chunks(chunkMs: number): AsyncIterable<Buffer>;
+}
+
+export interface ClientOptions {
+  host: string;
+  port: number;
+  candidateId: string;
+  token: string;
+  clientVersion: string;
+  video: { source: VideoSource; width: number; height: number } | null;
+  audio: AudioSource | null;
+  loop: boolean;
+  /** Audio chunk length; 20-50 ms keeps latency low without flooding small messages. Default 40. */
+  audioChunkMs?: number;
+  connectTimeoutMs?: number;
+  /** How long to wait for WELCOME, and for the server's BYE after ours. Default 10000. */
+  replyTimeoutMs?: number;
+  /** Pause sending while this many bytes wait in the socket; nothing is dropped. Default 4 MiB. */
+  maxQueuedBytes?: number;
+  /** One line per event a candidate should see. */
+  print: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export const ClientExit = {
+  ok: 0,
+  connection: 1,
+  usage: 2,
+  refused: 3,
+  closedByServer: 4,
+  interrupted: 130,
+} as const;
+
+export interface ClientResult {
+  exitCode: number;
+  /** One line saying why the client stopped. */
+  reason: string;
+  videoFramesSent: number;
+  audioChunksSent: number;
+  audioSecondsSent: number;
+  warnings: number;
+  elapsedS: number;
+}
+
+const VERDICT_LINES: Record<VerdictName, string> = {
+  unknown: 'face status unknown',
+  ok: 'OK face visible',
+  no_face: 'WARNING no_face: we cannot see your face - look at the camera',
+  misaligned: 'WARNING misaligned: your face is at the edge of the picture - move to the centre',
+  multiple_faces: 'WARNING multiple_faces: someone else is in the picture - you must be alone',
+};
+
+const MODE_LINES: Record<ModeName, string> = {
+  audio: 'MODE audio: the proctor switched you to audio only (video paused)',
+  video: 'MODE video: the proctor switched you to video only (audio paused)',
+  both: 'MODE both: sending video and audio',
+};
+
+class ClientStop extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The headless candidate: one TCP connection, HELLO, then video and audio paced at real time on independent
+ * clocks sharing one origin, never waiting for the server between frames.
+ */
+export class CandidateClient {
+  private socket: net.Socket | null = null;
+  private readonly decoder = new Decoder();
+  private mode: ModeName = 'both';
+  private videoSeq = 0;
+  private audioSeq = 0;
+  private audioSamples = 0;
+  private warnings = 0;
+  private readonly streaming = new AbortController();
+  private welcome: { resolve: (m: WelcomeMessage) => void; reject: (e: Error) => void } | null = null;
+  private finalBye: ((m: ByeMessage) => void) | null = null;
+  private stopReason: ClientStop | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private readonly started = performance.now();
+
+  constructor(private readonly opts: ClientOptions) {}
+
+  async run(): Promise<ClientResult> {
+    const onAbort = (): void => this.stop(new ClientStop(ClientExit.interrupted, 'interrupted'));
+    this.opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.connect();
+      const welcome = await this.handshake();
+      this.opts.print(`WELCOME session ${welcome.sessionId} (mode ${welcome.mode})`);
+      this.mode = welcome.mode;
+      this.startPings(welcome.idleTimeoutMs);
+      await this.stream();
+      if (this.stopReason) throw this.stopReason;
+      const bye = await this.goodbye('normal', 'all media sent');
+      return this.result(ClientExit.ok, `done: server ${bye.text || 'confirmed'}`);
+    } catch (err) {
+      const stop = err instanceof ClientStop ? err : new ClientStop(ClientExit.connection, (err as Error).message);
+      if (stop.exitCode === ClientExit.interrupted && this.socket && !this.socket.destroyed) {
+        const bye = await this.goodbye('normal', 'the candidate stopped the client').catch(() => null);
+        return this.result(stop.exitCode, bye ? `interrupted; server ${bye.text}` : 'interrupted');
+      }
+      return this.result(stop.exitCode, stop.message);
+    } finally {
+      this.opts.signal?.removeEventListener('abort', onAbort);
+      if (this.pingTimer) clearInterval(this.pingTimer);
+      this.socket?.destroy();
+    }
+  }
+
+  private result(exitCode: number, reason: string): ClientResult {
+    const audio = this.opts.audio;
+    return {
+      exitCode,
+      reason,
+      videoFramesSent: this.videoSeq,
+      audioChunksSent: this.audioSeq,
+      audioSecondsSent: audio ? this.audioSamples / audio.format.sampleRate : 0,
+      warnings: this.warnings,
+      elapsedS: (performance.now() - this.started) / 1000,
+    };
+  }
+
+  private stop(reason: ClientStop): void {
+    this.stopReason ??= reason;
+    this.streaming.abort();
+    this.welcome?.reject(reason);
+    this.welcome = null;
+  }
+
+  private connect(): Promise<void> {
+    const { host, port } = this.opts;
+    const timeoutMs = this.opts.connectTimeoutMs ?? 5_000;
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      this.socket = socket;
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ClientStop(ClientExit.connection, `cannot connect to ${host}:${port}: no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.setNoDelay(true);
+        resolve();
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        const why = err.code === 'ECONNREFUSED' ? 'connection refused (is `vigil serve` running there?)' : err.message;
+        const stop = new ClientStop(ClientExit.connection, `cannot connect to ${host}:${port}: ${why}`);
+        reject(stop);
+        this.stop(new ClientStop(ClientExit.connection, `connection lost: ${err.message}`));
+      });
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      socket.on('close', () => this.stop(new ClientStop(ClientExit.connection, 'the server closed the connection without saying why')));
+    });
+  }
+
+  private handshake(): Promise<WelcomeMessage> {
+    const { video, audio } = this.opts;
+    const timeoutMs = this.opts.replyTimeoutMs ?? 10_000;
+    return new Promise<WelcomeMessage>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new ClientStop(ClientExit.connection, `no WELCOME from the server within ${timeoutMs} ms`)), timeoutMs);
+      this.welcome = {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.send({
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        candidateId: this.opts.candidateId,
+        token: this.opts.token,
+        clientVersion: this.opts.clientVersion,
+        video: video ? { codec: 'jpeg', width: video.width, height: video.height, fps: video.source.fps } : null,
+        audio: audio ? { codec: 'pcm_s16le', sampleRate: audio.format.sampleRate, channels: audio.format.channels } : null,
+      });
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    const { messages, error } = this.decoder.push(chunk);
+    for (const m of messages) this.onMessage(m);
+    if (error) {
+      this.stop(new ClientStop(ClientExit.connection, `the server broke the protocol: ${error.message}`));
+      this.socket?.destroy();
+    }
+  }
+
+  private onMessage(m: Message): void {
+    switch (m.type) {
+      case 'welcome':
+        this.welcome?.resolve(m);
+        this.welcome = null;
+        return;
+      case 'mode':
+        if (m.mode !== this.mode) this.opts.print(MODE_LINES[m.mode]);
+        this.mode = m.mode;
+        return;
+      case 'verdict':
+        if (m.verdict !== 'ok' && m.verdict !== 'unknown') this.warnings++;
+        this.opts.print(VERDICT_LINES[m.verdict]);
+        return;
+      case 'ping':
+        this.send({ type: 'pong', nonce: m.nonce });
+        return;
+      case 'bye': {
+        if (this.finalBye) {
+          this.finalBye(m);
+          return;
+        }
+        this.opts.print(`BYE ${m.reason}: ${m.text}`);
+        const refused = this.welcome !== null;
+        const code = refused ? ClientExit.refused : ClientExit.closedByServer;
+        this.stop(new ClientStop(code, refused ? `refused by the server (${m.reason}): ${m.text}` : `closed by the server (${m.reason}): ${m.text}`));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private send(msg: Message): void {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
+    socket.cork();
+    for (const part of encodeParts(msg)) socket.write(part);
+    socket.uncork();
+  }
+
+  private startPings(idleTimeoutMs: number): void {
+    let nonce = 0;
+    this.pingTimer = setInterval(() => this.send({ type: 'ping', nonce: nonce++ >>> 0 }), Math.max(500, idleTimeoutMs / 3));
+    this.pingTimer.unref();
+  }
+
+  /** Waits until the socket's queue is short again, so a stalled server slows us instead of filling memory. */
+  private async writable(): Promise<void> {
+    const socket = this.socket!;
+    const max = this.opts.maxQueuedBytes ?? 4 * 1024 * 1024;
+    while (socket.writableLength > max && !socket.destroyed) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          this.streaming.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        socket.once('drain', done);
+        socket.once('close', done);
+        this.streaming.signal.addEventListener('abort', done, { once: true });
+      });
+      if (this.streaming.signal.aborted) return;
+    }
+  }
+
+  /** Sleeps until `origin + ms`; resolves false if streaming was stopped meanwhile. */
+  private async until(origin: number, ms: number): Promise<boolean> {
+    const wait = origin + ms - performance.now();
+    if (wait > 1) {
+      try {
+        await sleep(wait, undefined, { signal: this.streaming.signal });
+      } catch {
+        return false;
+      }
+    }
+    return !this.streaming.signal.aborted;
+  }
+
+  private async stream(): Promise<void> {
+    const origin = performance.now();
+    await Promise.all([this.streamVideo(origin), this.streamAudio(origin)]);
+  }
+
+  private async streamVideo(origin: number): Promise<void> {
+    const video = this.opts.video;
+    if (!video) return;
+    const frameMs = 1000 / video.source.fps;
+    let index = 0;
+    do {
+      for await (const jpeg of video.source.frames()) {
+        const ts = index * frameMs;
+        index++;
+        if (!(await this.until(origin, ts))) return;
+        if (!modeIncludesVideo(this.mode)) continue;
+        await this.writable();
+        if (this.streaming.signal.aborted) return;
+        this.send({ type: 'video_frame', seq: this.videoSeq, timestampMs: ts, jpeg });
+        this.videoSeq++;
+      }
+    } while (this.opts.loop && !this.streaming.signal.aborted);
+  }
+
+  private async streamAudio(origin: number): Promise<void> {
+    const audio = this.opts.audio;
+    if (!audio) return;
+    const { sampleRate, channels } = audio.format;
+    let samples = 0;
+    do {
+      for await (const pcm of audio.chunks(this.opts.audioChunkMs ?? 40)) {
+        const ts = (samples * 1000) / sampleRate;
+        const n = pcm.length / 2 / channels;
+        samples += n;
+        if (!(await this.until(origin, ts))) return;
+        if (!modeIncludesAudio(this.mode)) continue;
+        await this.writable();
+        if (this.streaming.signal.aborted) return;
+        this.send({ type: 'audio_chunk', seq: this.audioSeq, timestampMs: ts, pcm });
+        this.audioSeq++;
+        this.audioSamples += n;
+      }
+    } while (this.opts.loop && !this.streaming.signal.aborted);
+  }
+
+  /** Sends BYE and waits for the server's, which comes once our recording is finalised. */
+  private goodbye(reason: 'normal', text: string): Promise<ByeMessage> {
+    const timeoutMs = this.opts.replyTimeoutMs ?? 10_000;
+    const socket = this.socket!;
+    return new Promise<ByeMessage>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new ClientStop(ClientExit.connection, `the server did not confirm within ${timeoutMs} ms`)), timeoutMs);
+      const onClose = (): void => {
+        clearTimeout(timer);
+        reject(new ClientStop(ClientExit.connection, 'the server closed the connection before confirming the recording'));
+      };
+      socket.once('close', onClose);
+      this.finalBye = (m) => {
+        clearTimeout(timer);
+        socket.off('close', onClose);
+        resolve(m);
+      };
+      this.send({ type: 'bye', reason, code: 0, text });
+    });
+  }
+}

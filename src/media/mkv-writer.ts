@@ -1,0 +1,290 @@
+import { randomInt } from 'node:crypto';
+import * as E from './ebml';
+import { FileSink } from './file-sink';
+
+/*
+ * A Matroska muxer written by hand, on purpose. The recording must keep each JPEG exactly as it arrived and time
+ * it by the client's capture timestamp. ffmpeg reading JPEGs from a pipe (image2pipe/mjpeg) stamps frames at a
+ * constant rate and cannot take per-frame times, and the maintained JavaScript muxers (mediabunny, webm-muxer)
+ * write only WebCodecs video codecs, not V_MJPEG. The subset needed here is small: a header, one track per
+ * medium, SimpleBlocks in clusters, and Cues.
+ *
+ * Crash safety: the Segment and the open Cluster are written with "unknown" size and every block goes to the
+ * kernel as it arrives, so a file cut off at any byte is readable up to its last complete block (ffmpeg, mpv
+ * and VLC all read live Matroska this way). A cluster's size is patched in when the next one starts, and
+ * finalize() adds Cues, a SeekHead, the Duration and the Segment size.
+ */
+
+const ID = {
+  EBML: 0x1a45dfa3,
+  EBMLVersion: 0x4286,
+  EBMLReadVersion: 0x42f7,
+  EBMLMaxIDLength: 0x42f2,
+  EBMLMaxSizeLength: 0x42f3,
+  DocType: 0x4282,
+  DocTypeVersion: 0x4287,
+  DocTypeReadVersion: 0x4285,
+  Segment: 0x18538067,
+  SeekHead: 0x114d9b74,
+  Seek: 0x4dbb,
+  SeekID: 0x53ab,
+  SeekPosition: 0x53ac,
+  Info: 0x1549a966,
+  TimestampScale: 0x2ad7b1,
+  Duration: 0x4489,
+  DateUTC: 0x4461,
+  Title: 0x7ba9,
+  MuxingApp: 0x4d80,
+  WritingApp: 0x5741,
+  Tracks: 0x1654ae6b,
+  TrackEntry: 0xae,
+  TrackNumber: 0xd7,
+  TrackUID: 0x73c5,
+  TrackType: 0x83,
+  FlagLacing: 0x9c,
+  Language: 0x22b59c,
+  CodecID: 0x86,
+  Name: 0x536e,
+  Video: 0xe0,
+  PixelWidth: 0xb0,
+  PixelHeight: 0xba,
+  Audio: 0xe1,
+  SamplingFrequency: 0xb5,
+  Channels: 0x9f,
+  BitDepth: 0x6264,
+  Cluster: 0x1f43b675,
+  Timestamp: 0xe7,
+  SimpleBlock: 0xa3,
+  Cues: 0x1c53bb6b,
+  CuePoint: 0xbb,
+  CueTime: 0xb3,
+  CueTrackPositions: 0xb7,
+  CueTrack: 0xf7,
+  CueClusterPosition: 0xf1,
+} as const;
+
+/** Longest span of one cluster: keeps what a crash can cost, and seeking granularity, at one second. */
+export const MAX_CLUSTER_MS = 1000;
+const SEEKHEAD_RESERVE = 96;
+const DURATION_RESERVE = 11; // Duration element: 2 bytes ID + 1 byte size + 8 bytes float
+const MATROSKA_EPOCH_MS = Date.UTC(2001, 0, 1);
+
+export interface MkvVideoTrack {
+  width: number;
+  height: number;
+}
+
+export interface MkvAudioTrack {
+  sampleRate: number;
+  channels: number;
+}
+
+export interface MkvWriterOptions {
+  video: MkvVideoTrack | null;
+  audio: MkvAudioTrack | null;
+  title: string;
+  startedAt: Date;
+  writingApp: string;
+}
+
+export interface MkvStats {
+  videoFrames: number;
+  audioSamples: number;
+  bytes: number;
+}
+
+export class MkvWriter {
+  readonly videoTrack: number;
+  readonly audioTrack: number;
+  private segmentDataStart = 0;
+  private segmentSizePos = 0;
+  private seekHeadPos = 0;
+  private durationPos = 0;
+  private infoPos = 0;
+  private tracksPos = 0;
+  private clusterTs = -1;
+  private clusterPos = -1;
+  private cues: Array<{ ts: number; pos: number }> = [];
+  private endMs = 0;
+  private finalized = false;
+  private readonly stats: MkvStats = { videoFrames: 0, audioSamples: 0, bytes: 0 };
+
+  private constructor(
+    private readonly sink: FileSink,
+    private readonly opts: MkvWriterOptions,
+  ) {
+    this.videoTrack = opts.video ? 1 : 0;
+    this.audioTrack = opts.audio ? (opts.video ? 2 : 1) : 0;
+  }
+
+  static async create(path: string, opts: MkvWriterOptions): Promise<MkvWriter> {
+    if (!opts.video && !opts.audio) throw new Error('a recording needs a video or an audio track');
+    const w = new MkvWriter(await FileSink.create(path), opts);
+    w.writeHeader();
+    return w;
+  }
+
+  get pendingBytes(): number {
+    return this.sink.pendingBytes;
+  }
+
+  get failed(): Error | null {
+    return this.sink.failed;
+  }
+
+  /** Resolves once every block written so far is in the kernel (or the file has failed; see `failed`). */
+  drained(): Promise<void> {
+    return this.sink.flush().catch(() => undefined);
+  }
+
+  get counts(): Readonly<MkvStats> {
+    return this.stats;
+  }
+
+  private writeHeader(): void {
+    const s = this.sink;
+    s.append(
+      E.master(ID.EBML, [
+        E.uint(ID.EBMLVersion, 1),
+        E.uint(ID.EBMLReadVersion, 1),
+        E.uint(ID.EBMLMaxIDLength, 4),
+        E.uint(ID.EBMLMaxSizeLength, 8),
+        E.string(ID.DocType, 'matroska'),
+        E.uint(ID.DocTypeVersion, 4),
+        E.uint(ID.DocTypeReadVersion, 2),
+      ]),
+    );
+    s.append(E.idBytes(ID.Segment));
+    this.segmentSizePos = s.append(E.UNKNOWN_SIZE);
+    this.segmentDataStart = s.offset;
+    this.seekHeadPos = s.append(E.voidElement(SEEKHEAD_RESERVE));
+
+    const dateNs = BigInt(this.opts.startedAt.getTime() - MATROSKA_EPOCH_MS) * 1_000_000n;
+    const infoChildren = [
+      E.uint(ID.TimestampScale, 1_000_000), // block times in milliseconds
+      E.int64(ID.DateUTC, dateNs),
+      E.string(ID.Title, this.opts.title),
+      E.string(ID.MuxingApp, this.opts.writingApp),
+      E.string(ID.WritingApp, this.opts.writingApp),
+    ];
+    const infoBody = Buffer.concat(infoChildren);
+    // Reserve room for Duration inside Info; a file cut off before finalize simply has no Duration.
+    const info = E.master(ID.Info, [infoBody, E.voidElement(DURATION_RESERVE)]);
+    this.infoPos = s.append(info);
+    this.durationPos = this.infoPos + info.length - DURATION_RESERVE;
+
+    const tracks: Buffer[] = [];
+    if (this.opts.video) {
+      tracks.push(
+        E.master(ID.TrackEntry, [
+          E.uint(ID.TrackNumber, this.videoTrack),
+          E.uint(ID.TrackUID, randomInt(1, 2 ** 47)),
+          E.uint(ID.TrackType, 1),
+          E.uint(ID.FlagLacing, 0),
+          E.string(ID.Language, 'und'),
+          E.string(ID.Name, 'camera'),
+          E.string(ID.CodecID, 'V_MJPEG'),
+          E.master(ID.Video, [E.uint(ID.PixelWidth, this.opts.video.width), E.uint(ID.PixelHeight, this.opts.video.height)]),
+        ]),
+      );
+    }
+    if (this.opts.audio) {
+      tracks.push(
+        E.master(ID.TrackEntry, [
+          E.uint(ID.TrackNumber, this.audioTrack),
+          E.uint(ID.TrackUID, randomInt(1, 2 ** 47)),
+          E.uint(ID.TrackType, 2),
+          E.uint(ID.FlagLacing, 0),
+          E.string(ID.Language, 'und'),
+          E.string(ID.Name, 'microphone'),
+          E.string(ID.CodecID, 'A_PCM/INT/LIT'),
+          E.master(ID.Audio, [
+            E.float64(ID.SamplingFrequency, this.opts.audio.sampleRate),
+            E.uint(ID.Channels, this.opts.audio.channels),
+            E.uint(ID.BitDepth, 16),
+          ]),
+        ]),
+      );
+    }
+    this.tracksPos = s.append(E.master(ID.Tracks, tracks));
+  }
+
+  /** Starts a new cluster when none is open or the open one would exceed MAX_CLUSTER_MS. */
+  private clusterFor(ts: number): number {
+    if (this.clusterPos >= 0 && ts - this.clusterTs < MAX_CLUSTER_MS && ts - this.clusterTs >= -30_000) {
+      return ts - this.clusterTs;
+    }
+    this.closeCluster();
+    const s = this.sink;
+    this.clusterPos = s.append(E.idBytes(ID.Cluster));
+    s.append(E.UNKNOWN_SIZE);
+    s.append(E.uint(ID.Timestamp, ts));
+    this.clusterTs = ts;
+    this.cues.push({ ts, pos: this.clusterPos - this.segmentDataStart });
+    return 0;
+  }
+
+  private closeCluster(): void {
+    if (this.clusterPos < 0) return;
+    const sizePos = this.clusterPos + 4;
+    this.sink.patch(sizePos, E.fixedSize(this.sink.offset - sizePos - 8, 8));
+    this.clusterPos = -1;
+  }
+
+  private block(track: number, tsMs: number, data: Buffer): void {
+    if (this.finalized) throw new Error('recording already finalized');
+    const ts = Math.max(0, Math.round(tsMs));
+    const rel = this.clusterFor(ts);
+    const head = Buffer.allocUnsafe(4);
+    head[0] = 0x80 | track; // track number as a 1-byte vint
+    head.writeInt16BE(rel, 1);
+    head[3] = 0x80; // keyframe: every JPEG and every PCM chunk stands alone
+    this.sink.append(Buffer.concat([E.idBytes(ID.SimpleBlock), E.vintSize(4 + data.length), head]));
+    this.sink.append(data);
+    this.stats.bytes += data.length;
+  }
+
+  writeVideo(tsMs: number, jpeg: Buffer, frameDurationMs: number): void {
+    if (!this.videoTrack) throw new Error('this recording has no video track');
+    this.block(this.videoTrack, tsMs, jpeg);
+    this.stats.videoFrames += 1;
+    this.endMs = Math.max(this.endMs, tsMs + frameDurationMs);
+  }
+
+  writeAudio(tsMs: number, pcm: Buffer): void {
+    if (!this.audioTrack || !this.opts.audio) throw new Error('this recording has no audio track');
+    this.block(this.audioTrack, tsMs, pcm);
+    const samples = pcm.length / 2 / this.opts.audio.channels;
+    this.stats.audioSamples += samples;
+    this.endMs = Math.max(this.endMs, tsMs + (samples * 1000) / this.opts.audio.sampleRate);
+  }
+
+  /** Writes Cues, SeekHead, Duration and sizes, then syncs and closes. Idempotent. */
+  async finalize(): Promise<void> {
+    if (this.finalized) return;
+    this.finalized = true;
+    const s = this.sink;
+    if (!s.failed) {
+      this.closeCluster();
+      const cueTrack = this.videoTrack || this.audioTrack;
+      const cuesPos = s.append(
+        E.master(
+          ID.Cues,
+          this.cues.map((c) =>
+            E.master(ID.CuePoint, [
+              E.uint(ID.CueTime, c.ts),
+              E.master(ID.CueTrackPositions, [E.uint(ID.CueTrack, cueTrack), E.uint(ID.CueClusterPosition, c.pos)]),
+            ]),
+          ),
+        ),
+      );
+      const seek = (id: number, pos: number): Buffer =>
+        E.master(ID.Seek, [E.binary(ID.SeekID, E.idBytes(id)), E.uint64(ID.SeekPosition, pos - this.segmentDataStart)]);
+      const seekHead = E.master(ID.SeekHead, [seek(ID.Info, this.infoPos), seek(ID.Tracks, this.tracksPos), seek(ID.Cues, cuesPos)]);
+      s.patch(this.seekHeadPos, Buffer.concat([seekHead, E.voidElement(SEEKHEAD_RESERVE - seekHead.length)]));
+      s.patch(this.durationPos, E.float64(ID.Duration, this.endMs));
+      s.patch(this.segmentSizePos, E.fixedSize(s.offset - this.segmentDataStart, 8));
+    }
+    await s.close();
+  }
+}

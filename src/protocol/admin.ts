@@ -1,0 +1,171 @@
+/**
+ * The admin socket's protocol: newline-delimited JSON, one object per line, between the server and local tools
+ * (`vigil status`, the console). JSON rather than the binary candidate framing because it carries no media at
+ * volume, and a proctor can drive it with `socat - UNIX:recordings/vigil.sock` when a tool is missing.
+ * Keys are snake_case because scripts read them (`vigil status --json` prints these objects as they are).
+ */
+import type { ByeReasonName, ModeName, VerdictName } from './constants';
+import type { ProtocolErrorCode } from './errors';
+
+export const ADMIN_PROTOCOL_VERSION = 1;
+/** Longest admin line either side accepts; a snapshot of hundreds of candidates fits many times over. */
+export const ADMIN_MAX_LINE = 4 * 1024 * 1024;
+
+export interface CandidateStatus {
+  id: string;
+  session_id: string;
+  address: string;
+  mode: ModeName;
+  connected_s: number;
+  /** Video frames received per second over the last 5 s. */
+  video_fps: number;
+  /** Audio kilobits received per second over the last 5 s. */
+  audio_kbps: number;
+  bytes_in: number;
+  frames_received: number;
+  frames_recorded: number;
+  audio_s: number;
+  face: VerdictName;
+}
+
+export interface ServerStatus {
+  version: string;
+  listen: string;
+  record_dir: string;
+  started_at: string;
+  uptime_s: number;
+  candidates: CandidateStatus[];
+  /** Connections dropped since start, by BYE reason. */
+  drops: Partial<Record<ByeReasonName, number>>;
+}
+
+export type ServerEvent =
+  | { kind: 'candidate_joined'; at: string; id: string; session_id: string; address: string; mode: ModeName }
+  | {
+      kind: 'candidate_left';
+      at: string;
+      id: string;
+      session_id: string;
+      ended: string;
+      frames_recorded: number;
+      audio_s: number;
+    }
+  | {
+      kind: 'connection_dropped';
+      at: string;
+      address: string;
+      id: string | null;
+      reason: ByeReasonName;
+      code: ProtocolErrorCode | null;
+      message: string;
+    }
+  | { kind: 'mode_changed'; at: string; id: string; mode: ModeName }
+  | { kind: 'face_status'; at: string; id: string; face: VerdictName; faces: number }
+  | { kind: 'kicked'; at: string; id: string; reason: string };
+
+export type AdminRequest =
+  | { type: 'status'; req: number }
+  | { type: 'subscribe'; req: number }
+  | { type: 'set_mode'; req: number; id: string; mode: ModeName }
+  | { type: 'kick'; req: number; id: string; reason: string };
+
+export type AdminErrorCode = 'bad_request' | 'unknown_candidate' | 'line_too_long';
+
+export type AdminReply =
+  | { type: 'status'; req: number; status: ServerStatus }
+  | { type: 'ok'; req: number }
+  | { type: 'error'; req: number | null; code: AdminErrorCode; message: string }
+  | { type: 'event'; event: ServerEvent };
+
+export class AdminProtocolError extends Error {
+  constructor(
+    readonly code: AdminErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AdminProtocolError';
+  }
+}
+
+export function encodeAdmin(msg: AdminRequest | AdminReply): string {
+  return JSON.stringify(msg) + '\n';
+}
+
+/**
+ * Splits a byte stream into lines with a hard cap, so a peer that never sends a newline cannot grow the buffer.
+ */
+export class LineSplitter {
+  private pending = '';
+
+  constructor(private readonly maxLine = ADMIN_MAX_LINE) {}
+
+  push(chunk: Buffer | string): string[] {
+    this.pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    const lines = this.pending.split('\n');
+    this.pending = lines.pop() ?? '';
+    if (this.pending.length > this.maxLine) {
+      this.pending = '';
+      throw new AdminProtocolError('line_too_long', `admin line exceeds ${this.maxLine} bytes`);
+    }
+    return lines.filter((l) => l.length > 0);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const MODES: readonly string[] = ['audio', 'video', 'both'];
+
+/** Parses one request line; any shape it does not know is a `bad_request`, never an exception of another kind. */
+export function parseAdminRequest(line: string): AdminRequest {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw new AdminProtocolError('bad_request', 'request is not JSON');
+  }
+  if (!isRecord(v)) throw new AdminProtocolError('bad_request', 'request must be a JSON object');
+  const req = v['req'];
+  if (typeof req !== 'number' || !Number.isSafeInteger(req)) {
+    throw new AdminProtocolError('bad_request', 'request needs an integer "req"');
+  }
+  const id = v['id'];
+  switch (v['type']) {
+    case 'status':
+    case 'subscribe':
+      return { type: v['type'], req };
+    case 'set_mode': {
+      const mode = v['mode'];
+      if (typeof id !== 'string') throw new AdminProtocolError('bad_request', 'set_mode needs a string "id"');
+      if (typeof mode !== 'string' || !MODES.includes(mode)) {
+        throw new AdminProtocolError('bad_request', 'set_mode needs "mode": audio, video or both');
+      }
+      return { type: 'set_mode', req, id, mode: mode as ModeName };
+    }
+    case 'kick': {
+      const reason = v['reason'];
+      if (typeof id !== 'string') throw new AdminProtocolError('bad_request', 'kick needs a string "id"');
+      return { type: 'kick', req, id, reason: typeof reason === 'string' ? reason : 'removed by the proctor' };
+    }
+    default:
+      throw new AdminProtocolError('bad_request', `unknown request type ${JSON.stringify(v['type'])}`);
+  }
+}
+
+/** Parses one reply line from a server this tool trusts to speak the protocol; a broken line is reported, not guessed. */
+export function parseAdminReply(line: string): AdminReply {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw new AdminProtocolError('bad_request', 'server sent a line that is not JSON');
+  }
+  if (!isRecord(v) || typeof v['type'] !== 'string') {
+    throw new AdminProtocolError('bad_request', 'server sent a reply without a type');
+  }
+  if (!['status', 'ok', 'error', 'event'].includes(v['type'])) {
+    throw new AdminProtocolError('bad_request', `server sent an unknown reply type ${JSON.stringify(v['type'])}`);
+  }
+  return v as unknown as AdminReply;
+}

@@ -1,0 +1,224 @@
+import {
+  AudioCodec,
+  ByeReason,
+  HEADER_SIZE,
+  Kind,
+  MAGIC,
+  Mode,
+  PROTOCOL_VERSION,
+  Verdict,
+  VideoCodec,
+  byeReasonName,
+  modeName,
+  verdictName,
+  type KindCode,
+} from './constants';
+import { ProtocolError } from './errors';
+import { FieldReader, FieldWriter } from './fields';
+import type { AudioParams, Message, VideoParams } from './messages';
+
+/** Field size caps, checked on decode so a hostile peer cannot make the other end allocate large strings. */
+export const MAX_ID_BYTES = 128;
+export const MAX_TOKEN_BYTES = 4096;
+export const MAX_VERSION_BYTES = 64;
+export const MAX_TEXT_BYTES = 1024;
+
+const HELLO_HAS_VIDEO = 0x01;
+const HELLO_HAS_AUDIO = 0x02;
+
+function header(kind: KindCode, length: number): Buffer {
+  const h = Buffer.allocUnsafe(HEADER_SIZE);
+  h.writeUInt8(MAGIC, 0);
+  h.writeUInt8(kind, 1);
+  h.writeUInt32BE(length, 2);
+  return h;
+}
+
+/** Byte length cap for text a peer shows to a person: cut on a character boundary, never mid-sequence. */
+export function clampText(text: string, maxBytes = MAX_TEXT_BYTES): string {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  let out = '';
+  let bytes = 0;
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (bytes + n > maxBytes) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/**
+ * Encodes a message as [header, fields, payload?]. The large payload (JPEG, PCM) is returned as its own buffer so
+ * the sender can write it without copying it into a fresh frame.
+ */
+export function encodeParts(msg: Message): Buffer[] {
+  const w = new FieldWriter();
+  let tail: Buffer | null = null;
+  let kind: KindCode;
+  switch (msg.type) {
+    case 'hello': {
+      kind = Kind.HELLO;
+      w.u16(msg.version).str(msg.candidateId).str(msg.token).str(msg.clientVersion);
+      w.u8((msg.video ? HELLO_HAS_VIDEO : 0) | (msg.audio ? HELLO_HAS_AUDIO : 0));
+      if (msg.video) w.u8(VideoCodec[msg.video.codec]).u16(msg.video.width).u16(msg.video.height).f32(msg.video.fps);
+      if (msg.audio) w.u8(AudioCodec[msg.audio.codec]).u32(msg.audio.sampleRate).u8(msg.audio.channels);
+      break;
+    }
+    case 'welcome':
+      kind = Kind.WELCOME;
+      w.str(msg.sessionId).u8(Mode[msg.mode]);
+      w.u32(msg.limits.video).u32(msg.limits.audio).u32(msg.limits.control).u32(msg.idleTimeoutMs);
+      break;
+    case 'video_frame':
+      kind = Kind.VIDEO_FRAME;
+      w.u32(msg.seq).f64(msg.timestampMs);
+      tail = msg.jpeg;
+      break;
+    case 'audio_chunk':
+      kind = Kind.AUDIO_CHUNK;
+      w.u32(msg.seq).f64(msg.timestampMs);
+      tail = msg.pcm;
+      break;
+    case 'mode':
+      kind = Kind.MODE;
+      w.u8(Mode[msg.mode]);
+      break;
+    case 'verdict':
+      kind = Kind.VERDICT;
+      w.u8(Verdict[msg.verdict]).u8(Math.min(255, msg.faces)).f64(msg.timestampMs).str(clampText(msg.text));
+      break;
+    case 'ping':
+      kind = Kind.PING;
+      w.u32(msg.nonce);
+      break;
+    case 'pong':
+      kind = Kind.PONG;
+      w.u32(msg.nonce);
+      break;
+    case 'bye':
+      kind = Kind.BYE;
+      w.u16(msg.reason === 'unknown' ? msg.code : ByeReason[msg.reason]).str(clampText(msg.text));
+      break;
+  }
+  const fields = w.finish();
+  const length = fields.length + (tail ? tail.length : 0);
+  return tail ? [header(kind, length), fields, tail] : [header(kind, length), fields];
+}
+
+export function encode(msg: Message): Buffer {
+  return Buffer.concat(encodeParts(msg));
+}
+
+function timestamp(r: FieldReader, field: string, what: string): number {
+  const v = r.f64(field);
+  if (!Number.isFinite(v) || v < 0) {
+    throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `${what} ${field} must be a finite number >= 0, got ${v}`);
+  }
+  return v;
+}
+
+function decodeHello(r: FieldReader): Message {
+  const version = r.u16('version');
+  if (version !== PROTOCOL_VERSION) {
+    throw new ProtocolError(
+      'VIGIL_ERR_VERSION',
+      `HELLO speaks protocol version ${version}; this end speaks ${PROTOCOL_VERSION}: upgrade the older side`,
+    );
+  }
+  const candidateId = r.str('candidate_id', MAX_ID_BYTES);
+  const token = r.str('token', MAX_TOKEN_BYTES);
+  const clientVersion = r.str('client_version', MAX_VERSION_BYTES);
+  const flags = r.u8('flags');
+  if (flags & ~(HELLO_HAS_VIDEO | HELLO_HAS_AUDIO)) {
+    throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `HELLO flags 0x${flags.toString(16)} has unknown bits`);
+  }
+  let video: VideoParams | null = null;
+  if (flags & HELLO_HAS_VIDEO) {
+    const codec = r.u8('video_codec');
+    if (codec !== VideoCodec.jpeg) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `HELLO video codec ${codec} is not JPEG (1)`);
+    video = { codec: 'jpeg', width: r.u16('width'), height: r.u16('height'), fps: r.f32('fps') };
+  }
+  let audio: AudioParams | null = null;
+  if (flags & HELLO_HAS_AUDIO) {
+    const codec = r.u8('audio_codec');
+    if (codec !== AudioCodec.pcm_s16le) {
+      throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `HELLO audio codec ${codec} is not PCM s16le (1)`);
+    }
+    audio = { codec: 'pcm_s16le', sampleRate: r.u32('sample_rate'), channels: r.u8('channels') };
+  }
+  r.end();
+  return { type: 'hello', version, candidateId, token, clientVersion, video, audio };
+}
+
+/**
+ * Decodes one payload whose kind and length the frame header already gave. Throws only ProtocolError.
+ */
+export function decodePayload(kind: KindCode, payload: Buffer): Message {
+  switch (kind) {
+    case Kind.HELLO:
+      return decodeHello(new FieldReader(payload, 'HELLO'));
+    case Kind.WELCOME: {
+      const r = new FieldReader(payload, 'WELCOME');
+      const sessionId = r.str('session_id', MAX_ID_BYTES);
+      const modeCode = r.u8('mode');
+      const mode = modeName(modeCode);
+      if (!mode) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `WELCOME mode ${modeCode} is not 1, 2 or 3`);
+      const limits = { video: r.u32('video_limit'), audio: r.u32('audio_limit'), control: r.u32('control_limit') };
+      const idleTimeoutMs = r.u32('idle_timeout_ms');
+      r.end();
+      return { type: 'welcome', sessionId, mode, limits, idleTimeoutMs };
+    }
+    case Kind.VIDEO_FRAME: {
+      const r = new FieldReader(payload, 'VIDEO_FRAME');
+      const seq = r.u32('seq');
+      const timestampMs = timestamp(r, 'timestamp', 'VIDEO_FRAME');
+      const jpeg = r.rest();
+      if (jpeg.length === 0) throw new ProtocolError('VIGIL_ERR_MALFORMED', 'VIDEO_FRAME carries no JPEG bytes');
+      return { type: 'video_frame', seq, timestampMs, jpeg };
+    }
+    case Kind.AUDIO_CHUNK: {
+      const r = new FieldReader(payload, 'AUDIO_CHUNK');
+      const seq = r.u32('seq');
+      const timestampMs = timestamp(r, 'timestamp', 'AUDIO_CHUNK');
+      const pcm = r.rest();
+      if (pcm.length === 0 || pcm.length % 2 !== 0) {
+        throw new ProtocolError('VIGIL_ERR_MALFORMED', `AUDIO_CHUNK carries ${pcm.length} bytes; s16 PCM needs an even, non-zero count`);
+      }
+      return { type: 'audio_chunk', seq, timestampMs, pcm };
+    }
+    case Kind.MODE: {
+      const r = new FieldReader(payload, 'MODE');
+      const code = r.u8('mode');
+      r.end();
+      const mode = modeName(code);
+      if (!mode) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `MODE ${code} is not 1 (audio), 2 (video) or 3 (both)`);
+      return { type: 'mode', mode };
+    }
+    case Kind.VERDICT: {
+      const r = new FieldReader(payload, 'VERDICT');
+      const code = r.u8('verdict');
+      const verdict = verdictName(code);
+      if (!verdict) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `VERDICT ${code} is not a known verdict`);
+      const faces = r.u8('faces');
+      const timestampMs = timestamp(r, 'timestamp', 'VERDICT');
+      const text = r.str('text', MAX_TEXT_BYTES);
+      r.end();
+      return { type: 'verdict', verdict, faces, timestampMs, text };
+    }
+    case Kind.PING:
+    case Kind.PONG: {
+      const r = new FieldReader(payload, kind === Kind.PING ? 'PING' : 'PONG');
+      const nonce = r.u32('nonce');
+      r.end();
+      return { type: kind === Kind.PING ? 'ping' : 'pong', nonce };
+    }
+    case Kind.BYE: {
+      const r = new FieldReader(payload, 'BYE');
+      const code = r.u16('code');
+      const text = r.str('text', MAX_TEXT_BYTES);
+      r.end();
+      return { type: 'bye', reason: byeReasonName(code) ?? 'unknown', code, text };
+    }
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Wire constants shared by both ends. Numbers here are part of the protocol: never renumber, only add.
+ */
+
+/** Protocol version carried in HELLO. Bump on any incompatible change to a payload layout. */
+export const PROTOCOL_VERSION = 1;
+
+/** First byte of every frame header: catches a peer that is not speaking vigil (HTTP, TLS, noise) at once. */
+export const MAGIC = 0x56; // 'V'
+
+/** Frame header: magic u8, kind u8, payload length u32 big-endian. */
+export const HEADER_SIZE = 6;
+
+export const Kind = {
+  HELLO: 1,
+  WELCOME: 2,
+  VIDEO_FRAME: 3,
+  AUDIO_CHUNK: 4,
+  MODE: 5,
+  VERDICT: 6,
+  PING: 7,
+  PONG: 8,
+  BYE: 9,
+} as const;
+export type KindName = keyof typeof Kind;
+export type KindCode = (typeof Kind)[KindName];
+
+const KIND_NAMES = new Map<number, KindName>(
+  (Object.keys(Kind) as KindName[]).map((name) => [Kind[name], name]),
+);
+
+export function kindName(code: number): KindName | undefined {
+  return KIND_NAMES.get(code);
+}
+
+/** Per-kind payload ceilings. A decoder enforces them from the header, before buffering any payload. */
+export interface PayloadLimits {
+  /** Largest VIDEO_FRAME payload (a JPEG plus 12 bytes of header fields). */
+  video: number;
+  /** Largest AUDIO_CHUNK payload. */
+  audio: number;
+  /** Largest payload of every other kind. */
+  control: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<PayloadLimits> = Object.freeze({
+  // A 1920x1080 JPEG at high quality is ~500 KB; 2 MiB leaves room without letting one frame hog memory.
+  video: 2 * 1024 * 1024,
+  // 100 ms of 48 kHz stereo s16 is 19.2 KB; 256 KiB allows long chunks from odd devices.
+  audio: 256 * 1024,
+  control: 16 * 1024,
+});
+
+/** The hard cap on any payload, whatever limits a peer configures: keeps u32 lengths from meaning 4 GB. */
+export const ABSOLUTE_MAX_PAYLOAD = 64 * 1024 * 1024;
+
+export const Mode = { audio: 1, video: 2, both: 3 } as const;
+export type ModeName = keyof typeof Mode;
+
+export const Verdict = { unknown: 0, ok: 1, no_face: 2, misaligned: 3, multiple_faces: 4 } as const;
+export type VerdictName = keyof typeof Verdict;
+
+export const VideoCodec = { jpeg: 1 } as const;
+export const AudioCodec = { pcm_s16le: 1 } as const;
+
+/**
+ * BYE reason codes. The name is the stable identifier logs, status and scripts use; the number is what travels.
+ */
+export const ByeReason = {
+  normal: 1000,
+  going_away: 1001,
+  protocol_error: 1002,
+  message_too_large: 1003,
+  handshake_timeout: 1004,
+  idle_timeout: 1005,
+  unsupported_version: 1006,
+  invalid_hello: 1007,
+  auth_failed: 1008,
+  kicked: 1009,
+  server_full: 1010,
+  internal_error: 1011,
+  superseded: 1012,
+  slow_consumer: 1013,
+  rate_limited: 1014,
+  id_in_use: 1015,
+  recording_failed: 1016,
+} as const;
+export type ByeReasonName = keyof typeof ByeReason;
+
+const BYE_NAMES = new Map<number, ByeReasonName>(
+  (Object.keys(ByeReason) as ByeReasonName[]).map((name) => [ByeReason[name], name]),
+);
+
+/** Unknown numbers from a newer peer map to `protocol_error` rather than failing the decode. */
+export function byeReasonName(code: number): ByeReasonName | undefined {
+  return BYE_NAMES.get(code);
+}
+
+export function modeName(code: number): ModeName | undefined {
+  return (Object.keys(Mode) as ModeName[]).find((m) => Mode[m] === code);
+}
+
+export function verdictName(code: number): VerdictName | undefined {
+  return (Object.keys(Verdict) as VerdictName[]).find((v) => Verdict[v] === code);
+}
+
+export function modeIncludesVideo(mode: ModeName): boolean {
+  return mode !== 'audio';
+}
+
+export function modeIncludesAudio(mode: ModeName): boolean {
+  return mode !== 'video';
+}

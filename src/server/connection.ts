@@ -1,0 +1,321 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import {
+  Decoder,
+  ProtocolError,
+  encodeParts,
+  type ByeReasonName,
+  type HelloMessage,
+  type Message,
+  type ModeName,
+  type PayloadLimits,
+  type ServerEvent,
+} from '../protocol';
+import { LatestFrameSlot, type FrameAnalysis, type FrameAnalyzer } from './frame-slot';
+import type { Session } from './session';
+
+/** Settings every connection shares, resolved from the server's options. */
+export interface ConnectionSettings {
+  limits: PayloadLimits;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+  closeTimeoutMs: number;
+  maxOutboundBytes: number;
+  recorderHighWaterBytes: number;
+  /** How far a capture timestamp may run ahead of the session's own clock before it is refused. */
+  maxClockLeadMs: number;
+  analyzer: FrameAnalyzer | null;
+  analyzeIntervalMs: number;
+}
+
+export type Admission = { ok: true; session: Session } | { ok: false; reason: ByeReasonName; text: string };
+
+/** What a connection needs from the server that owns it; kept narrow so the two stay separable. */
+export interface ConnectionHost {
+  readonly settings: ConnectionSettings;
+  admit(conn: CandidateConnection, hello: HelloMessage): Promise<Admission>;
+  welcomed(conn: CandidateConnection, session: Session): void;
+  released(conn: CandidateConnection): void;
+  dropped(conn: CandidateConnection, reason: ByeReasonName, error: ProtocolError | null, message: string): void;
+  sessionEnded(conn: CandidateConnection, session: Session, ended: string): Promise<void>;
+  publish(event: ServerEvent): void;
+}
+
+type State = 'handshake' | 'open' | 'closing' | 'closed';
+
+const JPEG_SOI = 0xffd8;
+
+/**
+ * One candidate's TCP connection: the handshake, the message dispatch, keepalive and the close. The frame
+ * decoder turns bytes into messages; this turns messages into session calls and replies.
+ */
+export class CandidateConnection {
+  readonly remoteAddress: string;
+  hello: HelloMessage | null = null;
+  session: Session | null = null;
+  private state: State = 'handshake';
+  private readonly decoder: Decoder;
+  private inbox: Message[] = [];
+  private admitting = false;
+  private recorderPaused = false;
+  private deadline: NodeJS.Timeout;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private slot: LatestFrameSlot | null = null;
+  private lastVideoTs = -Infinity;
+  private lastAudioTs = -Infinity;
+  private ended: Promise<void> | null = null;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly host: ConnectionHost,
+    readonly log: Logger,
+  ) {
+    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const s = host.settings;
+    this.decoder = new Decoder(s.limits);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.onClose());
+    this.deadline = setTimeout(() => this.onDeadline(), s.handshakeTimeoutMs);
+  }
+
+  get candidateId(): string | null {
+    return this.hello?.candidateId ?? null;
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  private onDeadline(): void {
+    if (this.state === 'handshake') {
+      this.drop('handshake_timeout', null, `no HELLO within ${this.host.settings.handshakeTimeoutMs} ms`);
+    } else if (this.state === 'open') {
+      this.drop('idle_timeout', null, `nothing received for ${this.host.settings.idleTimeoutMs} ms`);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.session?.countBytes(chunk.length);
+    const { messages, error } = this.decoder.push(chunk);
+    if (messages.length > 0) this.deadline.refresh();
+    for (const m of messages) this.inbox.push(m);
+    this.pump();
+    if (error) this.drop(error.bye, error, error.message);
+  }
+
+  /** Handles queued messages in order; stops while a HELLO is being admitted. */
+  private pump(): void {
+    while (this.inbox.length > 0 && !this.admitting && (this.state === 'handshake' || this.state === 'open')) {
+      const msg = this.inbox.shift()!;
+      try {
+        this.handle(msg);
+      } catch (err) {
+        if (err instanceof ProtocolError) this.drop(err.bye, err, err.message);
+        else {
+          this.log.error({ err }, 'internal error while handling a message');
+          this.drop('internal_error', null, 'the server failed to handle a message');
+        }
+      }
+    }
+    this.applyBackpressure();
+  }
+
+  private handle(msg: Message): void {
+    if (this.state === 'handshake') {
+      if (msg.type !== 'hello') throw new ProtocolError('VIGIL_ERR_MALFORMED', `expected HELLO first, got ${msg.type.toUpperCase()}`);
+      this.startAdmission(msg);
+      return;
+    }
+    const session = this.session!;
+    switch (msg.type) {
+      case 'video_frame': {
+        if (!this.hello!.video) throw new ProtocolError('VIGIL_ERR_MALFORMED', 'VIDEO_FRAME sent, but HELLO declared no video');
+        if (msg.jpeg.length < 4 || msg.jpeg.readUInt16BE(0) !== JPEG_SOI) {
+          throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `VIDEO_FRAME ${msg.seq} is not a JPEG image`);
+        }
+        this.lastVideoTs = this.checkTimestamp('VIDEO_FRAME', msg.timestampMs, this.lastVideoTs);
+        session.recordVideo(msg.timestampMs, msg.jpeg);
+        this.slot?.offer(msg.jpeg, msg.timestampMs);
+        return;
+      }
+      case 'audio_chunk': {
+        const audio = this.hello!.audio;
+        if (!audio) throw new ProtocolError('VIGIL_ERR_MALFORMED', 'AUDIO_CHUNK sent, but HELLO declared no audio');
+        if (msg.pcm.length % (2 * audio.channels) !== 0) {
+          throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `AUDIO_CHUNK ${msg.seq} is not a whole number of ${audio.channels}-channel samples`);
+        }
+        this.lastAudioTs = this.checkTimestamp('AUDIO_CHUNK', msg.timestampMs, this.lastAudioTs);
+        session.recordAudio(msg.timestampMs, msg.pcm);
+        return;
+      }
+      case 'ping':
+        this.send({ type: 'pong', nonce: msg.nonce });
+        return;
+      case 'pong':
+        return;
+      case 'bye':
+        this.onClientBye(msg.reason === 'normal' ? 'client_bye' : `client_bye:${msg.reason}`);
+        return;
+      default:
+        throw new ProtocolError('VIGIL_ERR_MALFORMED', `a client does not send ${msg.type.toUpperCase()} after the handshake`);
+    }
+  }
+
+  /** Capture times must not go backwards per track, nor run far ahead of the time the session has existed. */
+  private checkTimestamp(what: string, ts: number, last: number): number {
+    if (ts < last) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `${what} timestamp ${ts} ms is before the previous one (${last} ms)`);
+    const limit = this.session!.ageMs + this.host.settings.maxClockLeadMs;
+    if (ts > limit) {
+      throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `${what} timestamp ${Math.round(ts)} ms is ahead of the session clock (${Math.round(limit)} ms)`);
+    }
+    return ts;
+  }
+
+  private startAdmission(hello: HelloMessage): void {
+    this.hello = hello;
+    this.admitting = true;
+    this.socket.pause();
+    this.host.admit(this, hello).then(
+      (admission) => {
+        this.admitting = false;
+        if (this.state !== 'handshake') {
+          // The socket went away while the session was being opened: close what was opened.
+          if (admission.ok) void this.endSession(admission.session, 'disconnected');
+          return;
+        }
+        if (!admission.ok) {
+          this.reject(admission.reason, admission.text);
+          return;
+        }
+        this.session = admission.session;
+        this.state = 'open';
+        const s = this.host.settings;
+        if (s.analyzer && hello.video) {
+          this.slot = new LatestFrameSlot(s.analyzer, s.analyzeIntervalMs, (r, ts) => this.onAnalysis(r, ts), (err) =>
+            this.log.warn({ err }, 'frame analysis failed'),
+          );
+        }
+        this.send({
+          type: 'welcome',
+          sessionId: admission.session.init.sessionId,
+          mode: admission.session.mode,
+          limits: s.limits,
+          idleTimeoutMs: s.idleTimeoutMs,
+        });
+        this.deadline.refresh();
+        this.host.welcomed(this, admission.session);
+        this.socket.resume();
+        this.pump();
+      },
+      (err: unknown) => {
+        this.admitting = false;
+        this.log.error({ err }, 'admission failed');
+        this.reject('internal_error', 'the server could not open a session');
+      },
+    );
+  }
+
+  private onAnalysis(result: FrameAnalysis, timestampMs: number): void {
+    const session = this.session;
+    if (!session || this.state !== 'open') return;
+    const changed = result.verdict !== session.face || result.faces !== session.faces;
+    session.face = result.verdict;
+    session.faces = result.faces;
+    if (!changed) return;
+    this.send({ type: 'verdict', verdict: result.verdict, faces: result.faces, timestampMs, text: '' });
+    this.host.publish({ kind: 'face_status', at: new Date().toISOString(), id: session.id, face: result.verdict, faces: result.faces });
+  }
+
+  /** Pauses reading while the recorder is behind, so a fast client is slowed by TCP instead of by our memory. */
+  private applyBackpressure(): void {
+    const session = this.session;
+    if (!session || this.recorderPaused || session.recorderBacklog <= this.host.settings.recorderHighWaterBytes) return;
+    this.recorderPaused = true;
+    this.socket.pause();
+    void session.recorderDrained().then(() => {
+      this.recorderPaused = false;
+      if (this.state === 'open' && !this.admitting) this.socket.resume();
+    });
+  }
+
+  send(msg: Message): boolean {
+    const socket = this.socket;
+    if (socket.destroyed || !socket.writable) return false;
+    if (socket.writableLength > this.host.settings.maxOutboundBytes) {
+      this.drop('slow_consumer', null, `the client has not read ${socket.writableLength} bytes of replies`);
+      return false;
+    }
+    socket.cork();
+    for (const part of encodeParts(msg)) socket.write(part);
+    socket.uncork();
+    return true;
+  }
+
+  setMode(mode: ModeName): void {
+    if (!this.session || this.state !== 'open') return;
+    this.session.mode = mode;
+    this.send({ type: 'mode', mode });
+  }
+
+  /** Closes for a protocol or policy reason: logged, counted, published, and the candidate told why. */
+  drop(reason: ByeReasonName, error: ProtocolError | null, message: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.host.dropped(this, reason, error, message);
+    this.close(reason, message, reason);
+  }
+
+  /** Refuses a HELLO: the candidate never had a session. */
+  private reject(reason: ByeReasonName, text: string): void {
+    this.drop(reason, null, text);
+  }
+
+  /**
+   * Two-phase close (after ws): send BYE, half-close, and destroy if the peer has not closed within the close
+   * timeout. The session, if any, is finalised at once; nothing already received is dropped.
+   */
+  close(reason: ByeReasonName, text: string, ended: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
+    this.inbox = [];
+    this.send({ type: 'bye', reason, code: 0, text });
+    this.socket.end();
+    this.armCloseTimer();
+    if (this.session) void this.endSession(this.session, ended);
+  }
+
+  private armCloseTimer(): void {
+    this.closeTimer ??= setTimeout(() => this.socket.destroy(), this.host.settings.closeTimeoutMs);
+  }
+
+  private onClientBye(ended: string): void {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    this.inbox = [];
+    const session = this.session!;
+    void this.endSession(session, ended).then(() => {
+      const text = `recorded ${session.status(this.remoteAddress).frames_recorded} video frames and ${session.audioSeconds.toFixed(2)} s of audio`;
+      this.send({ type: 'bye', reason: 'normal', code: 0, text });
+      this.socket.end();
+      this.armCloseTimer();
+    });
+  }
+
+  private endSession(session: Session, ended: string): Promise<void> {
+    this.slot?.close();
+    this.ended ??= this.host.sessionEnded(this, session, ended);
+    return this.ended;
+  }
+
+  private onClose(): void {
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    clearTimeout(this.deadline);
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.slot?.close();
+    if (wasOpen && this.session) void this.endSession(this.session, 'disconnected');
+    this.host.released(this);
+  }
+}

@@ -1,0 +1,75 @@
+import type { VerdictName } from '../protocol';
+
+export interface FrameAnalysis {
+  verdict: VerdictName;
+  faces: number;
+}
+
+/** The detector slot: what the server needs from face detection, and nothing about how it is done. */
+export interface FrameAnalyzer {
+  analyze(jpeg: Buffer, timestampMs: number): Promise<FrameAnalysis>;
+}
+
+/**
+ * Latest-frame-wins hand-off to an analyzer: at most one frame in analysis and one waiting per candidate.
+ * A frame that arrives while one is waiting replaces it, so a slow detector drops analysis frames, never
+ * received ones, and ingest never waits.
+ */
+export class LatestFrameSlot {
+  private waiting: { jpeg: Buffer; timestampMs: number } | null = null;
+  private busy = false;
+  private lastStart = -Infinity;
+  private closed = false;
+  private timer: NodeJS.Timeout | null = null;
+  /** Frames replaced before analysis. */
+  skipped = 0;
+
+  constructor(
+    private readonly analyzer: FrameAnalyzer,
+    private readonly minIntervalMs: number,
+    private readonly onResult: (result: FrameAnalysis, timestampMs: number) => void,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  offer(jpeg: Buffer, timestampMs: number): void {
+    if (this.closed) return;
+    if (this.waiting) this.skipped++;
+    this.waiting = { jpeg, timestampMs };
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.busy || this.timer || !this.waiting || this.closed) return;
+    const wait = this.lastStart + this.minIntervalMs - performance.now();
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.pump();
+      }, wait);
+      return;
+    }
+    const frame = this.waiting;
+    this.waiting = null;
+    this.busy = true;
+    this.lastStart = performance.now();
+    this.analyzer.analyze(frame.jpeg, frame.timestampMs).then(
+      (result) => {
+        this.busy = false;
+        if (!this.closed) this.onResult(result, frame.timestampMs);
+        this.pump();
+      },
+      (err: unknown) => {
+        this.busy = false;
+        if (!this.closed) this.onError(err);
+        this.pump();
+      },
+    );
+  }
+
+  close(): void {
+    this.closed = true;
+    this.waiting = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

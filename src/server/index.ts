@@ -1,0 +1,5 @@
+export { VigilServer, ServerError, type ServerOptions } from './server';
+export { AdminSocketError } from './admin-server';
+export type { FrameAnalyzer, FrameAnalysis } from './frame-slot';
+export { candidateIdProblem } from './ids';
+export { RECORDING_FILE, SESSION_FILE, INCIDENTS_FILE, type SessionRecord } from './session';

@@ -1,0 +1,273 @@
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import {
+  DEFAULT_LIMITS,
+  PROTOCOL_VERSION,
+  type ByeReasonName,
+  type HelloMessage,
+  type ModeName,
+  type PayloadLimits,
+  type ProtocolError,
+  type ServerEvent,
+  type ServerStatus,
+} from '../protocol';
+import { AdminServer } from './admin-server';
+import { CandidateConnection, type Admission, type ConnectionHost, type ConnectionSettings } from './connection';
+import { ServerEvents, nowIso } from './events';
+import type { FrameAnalyzer } from './frame-slot';
+import { candidateIdProblem, newSessionId } from './ids';
+import { Session } from './session';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  recordDir: string;
+  /** Unix socket for `vigil status` and the console; null for none. */
+  adminSocket: string | null;
+  auth: 'none';
+  logger: Logger;
+  version: string;
+  limits?: Partial<PayloadLimits>;
+  /** HELLO must arrive within this long after connect. Default 5000. */
+  handshakeTimeoutMs?: number;
+  /** A connection that sends nothing for this long is closed. Default 10000. */
+  idleTimeoutMs?: number;
+  /** After BYE, a peer that does not close within this long is destroyed. Default 2000. */
+  closeTimeoutMs?: number;
+  /** Unread replies a candidate may leave queued before it is dropped as a slow consumer. Default 1 MiB. */
+  maxOutboundBytes?: number;
+  /** Recorder backlog at which reading from that candidate pauses. Default 8 MiB. */
+  recorderHighWaterBytes?: number;
+  analyzer?: FrameAnalyzer | null;
+  /** Analyses per second per candidate when an analyzer is set. Default 5. */
+  analyzeFps?: number;
+}
+
+export class ServerError extends Error {
+  constructor(
+    readonly code: 'VIGIL_ERR_LISTEN' | 'VIGIL_ERR_ADMIN_SOCKET',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ServerError';
+  }
+}
+
+/**
+ * The proctoring server: accepts candidates, admits them into sessions, records them and publishes typed events.
+ * It never draws and never decides what a face is (see ARCHITECTURE.md).
+ */
+export class VigilServer implements ConnectionHost {
+  readonly events: ServerEvents;
+  readonly settings: ConnectionSettings;
+  private readonly log: Logger;
+  private readonly tcp: net.Server;
+  private admin: AdminServer | null = null;
+  private readonly connections = new Set<CandidateConnection>();
+  /** Candidate id -> its connection, from the moment its HELLO is accepted for admission. */
+  private readonly byId = new Map<string, CandidateConnection>();
+  private readonly endings = new Set<Promise<void>>();
+  private readonly drops: Partial<Record<ByeReasonName, number>> = {};
+  private readonly startedAt = new Date();
+  private nextConnId = 1;
+  private closing: Promise<void> | null = null;
+  private listenAddress = '';
+
+  constructor(private readonly opts: ServerOptions) {
+    this.log = opts.logger;
+    this.events = new ServerEvents((err) => this.log.error({ err }, 'event listener failed'));
+    this.settings = {
+      limits: { ...DEFAULT_LIMITS, ...opts.limits },
+      handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 5_000,
+      idleTimeoutMs: opts.idleTimeoutMs ?? 10_000,
+      closeTimeoutMs: opts.closeTimeoutMs ?? 2_000,
+      maxOutboundBytes: opts.maxOutboundBytes ?? 1024 * 1024,
+      recorderHighWaterBytes: opts.recorderHighWaterBytes ?? 8 * 1024 * 1024,
+      maxClockLeadMs: 10_000,
+      analyzer: opts.analyzer ?? null,
+      analyzeIntervalMs: 1000 / (opts.analyzeFps ?? 5),
+    };
+    this.tcp = net.createServer({ pauseOnConnect: false }, (socket) => this.onConnection(socket));
+    this.tcp.on('error', (err) => this.log.error({ err }, 'listener error'));
+  }
+
+  /** Binds the candidate port and the admin socket; resolves with the bound TCP address. */
+  async listen(): Promise<{ host: string; port: number }> {
+    if (this.opts.adminSocket) {
+      this.admin = new AdminServer(this.opts.adminSocket, this, this.log.child({ part: 'admin' }));
+      await this.admin.listen();
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(new ServerError('VIGIL_ERR_LISTEN', `cannot listen on ${this.opts.host}:${this.opts.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use (another vigil serve?)' : err.message}`));
+      };
+      this.tcp.once('error', onError);
+      this.tcp.listen(this.opts.port, this.opts.host, () => {
+        this.tcp.off('error', onError);
+        resolve();
+      });
+    }).catch(async (err) => {
+      await this.admin?.close();
+      throw err;
+    });
+    const addr = this.tcp.address() as net.AddressInfo;
+    this.listenAddress = `${addr.address}:${addr.port}`;
+    this.log.info(
+      { host: addr.address, port: addr.port, recordDir: path.resolve(this.opts.recordDir), adminSocket: this.opts.adminSocket, auth: this.opts.auth, protocol: PROTOCOL_VERSION },
+      'listening',
+    );
+    return { host: addr.address, port: addr.port };
+  }
+
+  private onConnection(socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const log = this.log.child({ conn: this.nextConnId++, remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    const conn = new CandidateConnection(socket, this, log);
+    this.connections.add(conn);
+    log.debug('connected');
+  }
+
+  async admit(conn: CandidateConnection, hello: HelloMessage): Promise<Admission> {
+    if (this.closing) return { ok: false, reason: 'going_away', text: 'the server is shutting down' };
+    const idProblem = candidateIdProblem(hello.candidateId);
+    if (idProblem) return { ok: false, reason: 'invalid_hello', text: `invalid candidate id ${JSON.stringify(hello.candidateId)}: ${idProblem}` };
+    const mediaProblem = helloMediaProblem(hello);
+    if (mediaProblem) return { ok: false, reason: 'invalid_hello', text: mediaProblem };
+    const holder = this.byId.get(hello.candidateId);
+    if (holder) {
+      return { ok: false, reason: 'id_in_use', text: `candidate ${hello.candidateId} is already connected from ${holder.remoteAddress}` };
+    }
+    this.byId.set(hello.candidateId, conn);
+    try {
+      const session = await Session.open({
+        recordDir: this.opts.recordDir,
+        candidateId: hello.candidateId,
+        sessionId: newSessionId(),
+        remoteAddress: conn.remoteAddress,
+        clientVersion: hello.clientVersion,
+        video: hello.video,
+        audio: hello.audio,
+        writingApp: `vigil ${this.opts.version}`,
+      });
+      return { ok: true, session };
+    } catch (err) {
+      this.byId.delete(hello.candidateId);
+      conn.log.error({ err }, 'cannot open a recording');
+      return { ok: false, reason: 'recording_failed', text: `the server cannot record this session: ${(err as Error).message}` };
+    }
+  }
+
+  welcomed(conn: CandidateConnection, session: Session): void {
+    conn.log.info(
+      { id: session.id, session: session.init.sessionId, video: conn.hello!.video, audio: conn.hello!.audio, client: conn.hello!.clientVersion },
+      'candidate joined',
+    );
+    this.publish({ kind: 'candidate_joined', at: nowIso(), id: session.id, session_id: session.init.sessionId, address: conn.remoteAddress, mode: session.mode });
+  }
+
+  dropped(conn: CandidateConnection, reason: ByeReasonName, error: ProtocolError | null, message: string): void {
+    if (reason === 'going_away' || reason === 'kicked') return;
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+    conn.log.warn({ reason, code: error?.code ?? null, id: conn.candidateId }, `dropped: ${message}`);
+    this.publish({ kind: 'connection_dropped', at: nowIso(), address: conn.remoteAddress, id: conn.candidateId, reason, code: error?.code ?? null, message });
+  }
+
+  sessionEnded(conn: CandidateConnection, session: Session, ended: string): Promise<void> {
+    const done = session.finish(ended).then(
+      (rec) => {
+        conn.log.info({ id: session.id, session: session.init.sessionId, ended, frames: rec.frames_written, audio_s: rec.audio_seconds, dir: session.dir }, 'recording finalised');
+        this.publish({ kind: 'candidate_left', at: nowIso(), id: session.id, session_id: session.init.sessionId, ended, frames_recorded: rec.frames_written, audio_s: rec.audio_seconds });
+      },
+      (err: unknown) => {
+        conn.log.error({ err, id: session.id, dir: session.dir }, 'recording could not be finalised');
+      },
+    );
+    const tracked = done.finally(() => {
+      this.endings.delete(tracked);
+      if (this.byId.get(session.id) === conn) this.byId.delete(session.id);
+    });
+    this.endings.add(tracked);
+    return tracked;
+  }
+
+  released(conn: CandidateConnection): void {
+    this.connections.delete(conn);
+    // A connection refused or dropped before its session opened still holds its id reservation.
+    if (!conn.session && conn.candidateId && this.byId.get(conn.candidateId) === conn) this.byId.delete(conn.candidateId);
+    conn.log.debug('closed');
+  }
+
+  publish(event: ServerEvent): void {
+    this.events.publish(event);
+  }
+
+  status(): ServerStatus {
+    const candidates = [];
+    for (const conn of this.connections) {
+      if (conn.isOpen && conn.session) candidates.push(conn.session.status(conn.remoteAddress));
+    }
+    candidates.sort((a, b) => a.id.localeCompare(b.id));
+    return {
+      version: this.opts.version,
+      listen: this.listenAddress,
+      record_dir: path.resolve(this.opts.recordDir),
+      started_at: this.startedAt.toISOString(),
+      uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 100) / 10,
+      candidates,
+      drops: { ...this.drops },
+    };
+  }
+
+  private openConnection(id: string): CandidateConnection | null {
+    const conn = this.byId.get(id);
+    return conn && conn.isOpen ? conn : null;
+  }
+
+  setMode(id: string, mode: ModeName): boolean {
+    const conn = this.openConnection(id);
+    if (!conn) return false;
+    conn.setMode(mode);
+    conn.log.info({ id, mode }, 'mode changed');
+    this.publish({ kind: 'mode_changed', at: nowIso(), id, mode });
+    return true;
+  }
+
+  kick(id: string, reason: string): boolean {
+    const conn = this.openConnection(id);
+    if (!conn) return false;
+    conn.log.info({ id, reason }, 'kicked');
+    this.publish({ kind: 'kicked', at: nowIso(), id, reason });
+    conn.close('kicked', reason, 'kicked');
+    return true;
+  }
+
+  /** Stops accepting, tells every candidate, finalises every recording. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.log.info({ candidates: this.byId.size }, 'shutting down');
+      const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+      for (const conn of this.connections) conn.close('going_away', 'the server is shutting down', 'server_shutdown');
+      while (this.endings.size > 0) await Promise.all([...this.endings]);
+      // Sockets still open after their close timeout are destroyed by it; wait for them so the port is free.
+      await stopped;
+      await this.admin?.close();
+      this.log.info('stopped');
+    })();
+    return this.closing;
+  }
+}
+
+function helloMediaProblem(hello: HelloMessage): string | null {
+  if (!hello.video && !hello.audio) return 'HELLO declares neither video nor audio';
+  const v = hello.video;
+  if (v && (v.width < 16 || v.width > 4096 || v.height < 16 || v.height > 4096)) return `video size ${v.width}x${v.height} is outside 16x16..4096x4096`;
+  if (v && !(v.fps >= 0.5 && v.fps <= 120)) return `video frame rate ${v.fps} is outside 0.5..120`;
+  const a = hello.audio;
+  if (a && (a.sampleRate < 8000 || a.sampleRate > 96000)) return `audio sample rate ${a.sampleRate} is outside 8000..96000`;
+  if (a && (a.channels < 1 || a.channels > 2)) return `audio has ${a.channels} channels; 1 or 2 are accepted`;
+  return null;
+}

@@ -1,0 +1,213 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { MkvWriter } from '../media/mkv-writer';
+import type { AudioParams, CandidateStatus, ModeName, VerdictName, VideoParams } from '../protocol';
+import { sessionDir } from './ids';
+import { RateWindow } from './rate-window';
+
+export const RECORDING_FILE = 'recording.mkv';
+export const SESSION_FILE = 'session.json';
+export const INCIDENTS_FILE = 'incidents.jsonl';
+/** How often session.json is refreshed while a session runs, so a crash leaves recent counters behind. */
+const SESSION_FILE_REFRESH_MS = 5_000;
+
+export interface SessionInit {
+  recordDir: string;
+  candidateId: string;
+  sessionId: string;
+  remoteAddress: string;
+  clientVersion: string;
+  video: VideoParams | null;
+  audio: AudioParams | null;
+  writingApp: string;
+}
+
+/** session.json as written beside every recording; `ended` is `in_progress` until the session is finalised. */
+export interface SessionRecord {
+  candidate_id: string;
+  session_id: string;
+  remote_address: string;
+  client_version: string;
+  started_at: string;
+  ended_at: string | null;
+  ended: string;
+  video: { codec: 'jpeg'; width: number; height: number; fps: number } | null;
+  audio: { codec: 'pcm_s16le'; sample_rate: number; channels: number } | null;
+  bytes_received: number;
+  frames_received: number;
+  frames_written: number;
+  audio_chunks_received: number;
+  audio_seconds: number;
+  recording: string;
+  recording_error: string | null;
+}
+
+/**
+ * One candidate's session on disk: the Matroska recording, session.json and incidents.jsonl, plus the live
+ * counters `vigil status` shows. It knows nothing of sockets; the connection feeds it messages.
+ */
+export class Session {
+  mode: ModeName = 'both';
+  face: VerdictName = 'unknown';
+  faces = 0;
+  bytesIn = 0;
+  framesReceived = 0;
+  audioChunksReceived = 0;
+  private readonly startedAt = new Date();
+  private readonly startedMono = performance.now();
+  private readonly videoRate = new RateWindow();
+  private readonly audioRate = new RateWindow();
+  private readonly frameMs: number;
+  private readonly refreshTimer: NodeJS.Timeout;
+  private finishing: Promise<SessionRecord> | null = null;
+  private recordChain: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly init: SessionInit,
+    readonly dir: string,
+    private readonly writer: MkvWriter,
+  ) {
+    this.frameMs = init.video && init.video.fps > 0 ? 1000 / init.video.fps : 0;
+    this.refreshTimer = setInterval(() => void this.writeRecord(null, 'in_progress').catch(() => undefined), SESSION_FILE_REFRESH_MS);
+    this.refreshTimer.unref();
+  }
+
+  static async open(init: SessionInit): Promise<Session> {
+    const dir = sessionDir(init.recordDir, init.candidateId, init.sessionId);
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    const writer = await MkvWriter.create(path.join(dir, RECORDING_FILE), {
+      video: init.video ? { width: init.video.width, height: init.video.height } : null,
+      audio: init.audio ? { sampleRate: init.audio.sampleRate, channels: init.audio.channels } : null,
+      title: `${init.candidateId} ${init.sessionId}`,
+      startedAt: new Date(),
+      writingApp: init.writingApp,
+    });
+    await writeFile(path.join(dir, INCIDENTS_FILE), '', { flag: 'wx', mode: 0o640 });
+    const session = new Session(init, dir, writer);
+    await session.writeRecord(null, 'in_progress');
+    return session;
+  }
+
+  get id(): string {
+    return this.init.candidateId;
+  }
+
+  /** Bytes handed to the recorder but not yet in the kernel. */
+  get recorderBacklog(): number {
+    return this.writer.pendingBytes;
+  }
+
+  get recorderError(): Error | null {
+    return this.writer.failed;
+  }
+
+  /** Resolves when the recorder's queue is empty again (used to pause reading from a fast client). */
+  recorderDrained(): Promise<void> {
+    return this.writer.drained();
+  }
+
+  get ageMs(): number {
+    return performance.now() - this.startedMono;
+  }
+
+  recordVideo(timestampMs: number, jpeg: Buffer): void {
+    this.framesReceived++;
+    this.videoRate.add(1);
+    this.writer.writeVideo(timestampMs, jpeg, this.frameMs);
+  }
+
+  recordAudio(timestampMs: number, pcm: Buffer): void {
+    this.audioChunksReceived++;
+    this.audioRate.add(pcm.length);
+    this.writer.writeAudio(timestampMs, pcm);
+  }
+
+  /** Every byte the connection received, framing included. */
+  countBytes(n: number): void {
+    this.bytesIn += n;
+  }
+
+  get audioSeconds(): number {
+    return this.init.audio ? this.writer.counts.audioSamples / this.init.audio.sampleRate : 0;
+  }
+
+  status(address: string): CandidateStatus {
+    const age = this.ageMs;
+    return {
+      id: this.init.candidateId,
+      session_id: this.init.sessionId,
+      address,
+      mode: this.mode,
+      connected_s: round(age / 1000, 1),
+      video_fps: round(this.videoRate.perSecond(age), 1),
+      audio_kbps: round((this.audioRate.perSecond(age) * 8) / 1000, 1),
+      bytes_in: this.bytesIn,
+      frames_received: this.framesReceived,
+      frames_recorded: this.writer.counts.videoFrames,
+      audio_s: round(this.audioSeconds, 2),
+      face: this.face,
+    };
+  }
+
+  private record(endedAt: Date | null, ended: string): SessionRecord {
+    const { init } = this;
+    return {
+      candidate_id: init.candidateId,
+      session_id: init.sessionId,
+      remote_address: init.remoteAddress,
+      client_version: init.clientVersion,
+      started_at: this.startedAt.toISOString(),
+      ended_at: endedAt ? endedAt.toISOString() : null,
+      ended,
+      video: init.video ? { codec: 'jpeg', width: init.video.width, height: init.video.height, fps: round(init.video.fps, 3) } : null,
+      audio: init.audio ? { codec: 'pcm_s16le', sample_rate: init.audio.sampleRate, channels: init.audio.channels } : null,
+      bytes_received: this.bytesIn,
+      frames_received: this.framesReceived,
+      frames_written: this.writer.counts.videoFrames,
+      audio_chunks_received: this.audioChunksReceived,
+      audio_seconds: round(this.audioSeconds, 3),
+      recording: RECORDING_FILE,
+      recording_error: this.writer.failed ? this.writer.failed.message : null,
+    };
+  }
+
+  /**
+   * Atomic replace, so a reader (or a crash) never sees half a session.json. Writes are chained so a periodic
+   * refresh can never land after, and overwrite, the final record.
+   */
+  private writeRecord(endedAt: Date | null, ended: string): Promise<SessionRecord> {
+    const write = async (): Promise<SessionRecord> => {
+      const rec = this.record(endedAt, ended);
+      const file = path.join(this.dir, SESSION_FILE);
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(rec, null, 2) + '\n', { mode: 0o640 });
+      await rename(tmp, file);
+      return rec;
+    };
+    const next = this.recordChain.then(write, write);
+    this.recordChain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Finalises the recording and closes session.json with how the session ended. Idempotent. */
+  finish(ended: string): Promise<SessionRecord> {
+    this.finishing ??= (async () => {
+      clearInterval(this.refreshTimer);
+      let finalizeError: Error | null = null;
+      try {
+        await this.writer.finalize();
+      } catch (err) {
+        finalizeError = err as Error;
+      }
+      const rec = await this.writeRecord(new Date(), ended);
+      if (finalizeError) throw finalizeError;
+      return rec;
+    })();
+    return this.finishing;
+  }
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
