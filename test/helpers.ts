@@ -1,0 +1,214 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { probe } from '../src/media/probe';
+
+export const REPO = path.resolve(__dirname, '..', '..');
+export const VIGIL = path.join(REPO, 'bin', 'vigil');
+export const MEDIA = path.resolve(REPO, '..', 'shared', 'media');
+export const video = (name: string): string => path.join(MEDIA, 'video', name);
+export const audio = (name: string): string => path.join(MEDIA, 'audio', name);
+
+export function tempDir(t: { after(fn: () => void): void }, prefix = 'vigil-test-'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+export interface RunningServer {
+  proc: ChildProcess;
+  port: number;
+  recordDir: string;
+  adminSocket: string;
+  logs: LogLine[];
+  /** Resolves with the first log line matching, or rejects after the timeout. */
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `vigil serve` as a real process on 127.0.0.1, port 0, and reads the bound port from its log. */
+export async function startServer(
+  t: { after(fn: () => Promise<unknown> | void): void },
+  recordDir: string,
+  extra: string[] = [],
+): Promise<RunningServer> {
+  const adminSocket = path.join(recordDir, 'vigil.sock');
+  const proc = spawn(VIGIL, ['serve', '--port', '0', '--record-dir', recordDir, '--log-level', 'debug', ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: LogLine[] = [];
+  const waiters = new Set<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
+  let buf = '';
+  proc.stderr!.setEncoding('utf8');
+  proc.stderr!.on('data', (d: string) => {
+    buf += d;
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const line of lines) {
+      let entry: LogLine;
+      try {
+        entry = JSON.parse(line) as LogLine;
+      } catch {
+        entry = { level: 60, msg: line };
+      }
+      logs.push(entry);
+      for (const w of waiters) {
+        if (w.pred(entry)) {
+          waiters.delete(w);
+          w.resolve(entry);
+        }
+      }
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
+    const found = logs.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const w = {
+        pred,
+        resolve: (l: LogLine) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(w);
+        reject(new Error(`no matching server log line within ${timeoutMs} ms; last lines:\n${logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`));
+      }, timeoutMs);
+      waiters.add(w);
+    });
+  };
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    return exited;
+  };
+  t.after(() => stop('SIGKILL'));
+  const listening = await waitForLog((l) => l.msg === 'listening');
+  return { proc, port: listening['port'] as number, recordDir, adminSocket, logs, waitForLog, exited, stop };
+}
+
+export interface ClientRun {
+  proc: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves when stdout has a line matching. */
+  waitForLine(re: RegExp, timeoutMs?: number): Promise<string>;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+export function runVigil(t: { after(fn: () => void): void }, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): ClientRun {
+  const proc = spawn(VIGIL, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  let out = '';
+  let err = '';
+  const lineWaiters = new Set<() => void>();
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    for (const w of lineWaiters) w();
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
+    proc.once('close', (code, signal) => resolve({ code, signal, stdout: out, stderr: err })),
+  );
+  t.after(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  const waitForLine = (re: RegExp, timeoutMs = 15_000): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const line = out.split('\n').find((l) => re.test(l));
+        if (line !== undefined) {
+          lineWaiters.delete(check);
+          clearTimeout(timer);
+          resolve(line);
+        }
+      };
+      const timer = setTimeout(() => {
+        lineWaiters.delete(check);
+        reject(new Error(`no line matching ${re} within ${timeoutMs} ms; stdout:\n${out}\nstderr:\n${err}`));
+      }, timeoutMs);
+      lineWaiters.add(check);
+      check();
+    });
+  return { proc, stdout: () => out, stderr: () => err, waitForLine, done };
+}
+
+export function clientArgs(port: number, id: string, videoFile: string | null, audioFile: string | null, extra: string[] = []): string[] {
+  return ['client', '--server', `127.0.0.1:${port}`, '--id', id, '--video', videoFile ?? 'none', '--audio', audioFile ?? 'none', ...extra];
+}
+
+/** The single session folder of a candidate (tests start one session per id). */
+export function sessionDirOf(recordDir: string, id: string): string {
+  const base = path.join(recordDir, id);
+  const sessions = readdirSync(base);
+  if (sessions.length !== 1) throw new Error(`expected one session for ${id}, found ${sessions.length}`);
+  return path.join(base, sessions[0]!);
+}
+
+export function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
+
+export interface TrackFacts {
+  codec: string;
+  packets: number;
+  /** End of the last packet (pts + duration), seconds. */
+  end: number;
+  /** Sum of packet durations, seconds. */
+  duration: number;
+}
+
+/** Reads a recording back packet by packet with ffprobe: what a reviewer's player would find in it. */
+export async function recordingFacts(file: string): Promise<{ video: TrackFacts | null; audio: TrackFacts | null; decodeErrors: string }> {
+  const info = await probe(file, { countPackets: true });
+  const facts = async (kind: 'v' | 'a'): Promise<TrackFacts | null> => {
+    const stream = info.streams.find((s) => s.codec_type === (kind === 'v' ? 'video' : 'audio'));
+    if (!stream) return null;
+    const csv = await execText('ffprobe', ['-v', 'error', '-select_streams', kind, '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file]);
+    let end = 0;
+    let duration = 0;
+    for (const line of csv.trim().split('\n')) {
+      const [pts, dur] = line.split(',').map(Number);
+      if (pts === undefined || Number.isNaN(pts)) continue;
+      const d = dur && Number.isFinite(dur) ? dur : 0;
+      end = Math.max(end, pts + d);
+      duration += d;
+    }
+    return { codec: stream.codec_name ?? '?', packets: Number(stream.nb_read_packets ?? 0), end, duration };
+  };
+  const decodeErrors = await execText('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], true);
+  return { video: await facts('v'), audio: await facts('a'), decodeErrors: decodeErrors.trim() };
+}
+
+export function execText(cmd: string, args: string[], stderrToo = false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    p.once('error', reject);
+    p.once('close', (code) => {
+      if (stderrToo) resolve(err);
+      else if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} exited ${code}: ${err}`));
+    });
+  });
+}
+
+export async function wavSeconds(file: string): Promise<number> {
+  const info = await probe(file);
+  return Number(info.format.duration);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
