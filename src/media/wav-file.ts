@@ -22,7 +22,10 @@ function openReader(path: string): OpenWav {
   const reader = new wav.Reader();
   const samples = new PassThrough();
   file.once('error', (err) => reader.emit('error', new MediaProbeError(`cannot read ${path}: ${err.message}`)));
-  reader.once('error', (err: Error) => samples.destroy(err));
+  // `on`, not `once`: the old stream-parser inside `wav` can emit several errors for one bad file.
+  reader.on('error', (err: Error) => samples.destroy(err));
+  // Consumers see the error through `format` or the async iterator; this keeps it from being "unhandled".
+  samples.on('error', () => undefined);
   file.pipe(reader);
   reader.pipe(samples);
   const format = new Promise<wav.Format>((resolve, reject) => {

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { AdminClient } from '../src/admin/client';
+import type { ServerEvent } from '../src/protocol';
+import type { SessionRecord } from '../src/server';
+import { audio, clientArgs, readJson, recordingFacts, runVigil, sessionDirOf, sleep, startServer, tempDir, video } from './helpers';
+
+describe('vigil status', () => {
+  test('with no server running: a clear message and a non-zero exit', async (t) => {
+    const dir = tempDir(t);
+    const r = await runVigil(t, ['status', '--admin-socket', path.join(dir, 'vigil.sock')]).done;
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^vigil status: no vigil server is running at .*vigil\.sock/);
+    assert.equal(r.stdout, '');
+  });
+
+  test('with no candidates: the header and "no candidates connected"', async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(t, dir);
+    const r = await runVigil(t, ['status', '--admin-socket', server.adminSocket]).done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^vigil \S+ on 127\.0\.0\.1:\d+, up \d+s, 0 candidate\(s\)/);
+    assert.match(r.stdout, /no candidates connected/);
+    const j = JSON.parse((await runVigil(t, ['status', '--admin-socket', server.adminSocket, '--json']).done).stdout) as { candidates: unknown[] };
+    assert.deepEqual(j.candidates, []);
+  });
+});
+
+describe('vigil serve', () => {
+  test('makes the admin socket 0600 and refuses a second server on the same socket or port', async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(t, dir);
+    assert.equal(statSync(server.adminSocket).mode & 0o777, 0o600);
+    const sameSocket = await runVigil(t, ['serve', '--port', '0', '--record-dir', dir]).done;
+    assert.equal(sameSocket.code, 1);
+    assert.match(sameSocket.stderr, /another vigil server is answering on .*vigil\.sock/);
+    const other = tempDir(t);
+    const samePort = await runVigil(t, ['serve', '--port', String(server.port), '--record-dir', other]).done;
+    assert.equal(samePort.code, 1);
+    assert.match(samePort.stderr, /port is in use/);
+  });
+
+  test('SIGTERM tells every candidate and finalises every recording', { timeout: 30_000 }, async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(t, dir);
+    const c = runVigil(t, clientArgs(server.port, 'term', video('candidate-ok.mp4'), audio('speech-16k-mono.wav')));
+    await c.waitForLine(/^WELCOME/);
+    await sleep(2000);
+    const exit = await server.stop('SIGTERM');
+    assert.equal(exit.code, 0);
+    const r = await c.done;
+    assert.equal(r.code, 4, 'closed by the server');
+    assert.match(r.stdout, /^BYE going_away: the server is shutting down$/m);
+    const sdir = sessionDirOf(dir, 'term');
+    const rec = readJson<SessionRecord>(path.join(sdir, 'session.json'));
+    assert.equal(rec.ended, 'server_shutdown');
+    const facts = await recordingFacts(path.join(sdir, 'recording.mkv'));
+    assert.equal(facts.video?.packets, rec.frames_written);
+    assert.equal(facts.decodeErrors, '');
+  });
+});
+
+describe('vigil client', () => {
+  test('an unreadable file: exit 2 with the reason', async (t) => {
+    const r = await runVigil(t, clientArgs(1, 'x', '/nonexistent.mp4', null)).done;
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^vigil client: cannot read \/nonexistent\.mp4/);
+  });
+
+  test('a WAV that is not 16-bit PCM is refused before connecting', async (t) => {
+    const r = await runVigil(t, clientArgs(1, 'x', null, video('megamind-clip.mp4'))).done;
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /not a readable WAV file/);
+  });
+
+  test('nothing to send: exit 2', async (t) => {
+    const r = await runVigil(t, clientArgs(1, 'x', null, null)).done;
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /nothing to send/);
+  });
+
+  test('no server listening: exit 1 with "connection refused"', async (t) => {
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const r = await runVigil(t, clientArgs(port, 'x', null, audio('silence-10s.wav'))).done;
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot connect to 127\.0\.0\.1:\d+: connection refused/);
+  });
+
+  test('an invalid candidate id is refused by the server: exit 3 with its reason', async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(t, dir);
+    const r = await runVigil(t, clientArgs(server.port, 'bad/id', null, audio('silence-10s.wav'))).done;
+    assert.equal(r.code, 3);
+    assert.match(r.stdout, /^BYE invalid_hello: invalid candidate id "bad\/id"/m);
+    assert.match(r.stderr, /refused by the server \(invalid_hello\)/);
+  });
+});
+
+describe('admin socket', () => {
+  test('switches a candidate to audio only and back, and kicks it; events are streamed', { timeout: 40_000 }, async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(t, dir);
+    const c = runVigil(t, clientArgs(server.port, 'mode-me', video('candidate-ok.mp4'), audio('speech-16k-mono.wav'), ['--loop']));
+    await c.waitForLine(/^WELCOME/);
+    const admin = await AdminClient.connect(server.adminSocket);
+    t.after(() => admin.close());
+    const events: ServerEvent[] = [];
+    await admin.subscribe((e) => events.push(e));
+
+    await admin.command({ type: 'set_mode', id: 'mode-me', mode: 'audio' });
+    await c.waitForLine(/^MODE audio/);
+    await sleep(1500);
+    const before = (await admin.status()).candidates[0]!.frames_received;
+    await sleep(1500);
+    const s = (await admin.status()).candidates[0]!;
+    assert.equal(s.mode, 'audio');
+    assert.equal(s.frames_received, before, 'no video arrives in audio-only mode');
+    assert.ok(s.audio_kbps > 200, 'audio continues');
+
+    await admin.command({ type: 'set_mode', id: 'mode-me', mode: 'both' });
+    await c.waitForLine(/^MODE both/);
+    await sleep(1000);
+    assert.ok((await admin.status()).candidates[0]!.frames_received > before, 'video resumes');
+
+    await assert.rejects(admin.command({ type: 'kick', id: 'nobody', reason: 'x' }), /no connected candidate "nobody"/);
+    await admin.command({ type: 'kick', id: 'mode-me', reason: 'phone on the desk' });
+    const r = await c.done;
+    assert.equal(r.code, 4);
+    assert.match(r.stdout, /^BYE kicked: phone on the desk$/m);
+    await server.waitForLog((l) => l.msg === 'recording finalised' && l['id'] === 'mode-me');
+    await sleep(100);
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['mode_changed', 'mode_changed', 'kicked', 'candidate_left'],
+    );
+    const rec = readJson<SessionRecord>(path.join(sessionDirOf(dir, 'mode-me'), 'session.json'));
+    assert.equal(rec.ended, 'kicked');
+  });
+
+  test('a malformed admin request gets an error reply, not a crash', async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(t, dir);
+    const reply = await new Promise<string>((resolve) => {
+      const s = net.connect(server.adminSocket, () => s.write('{"type":"nope","req":1}\nnot json\n'));
+      let got = '';
+      s.on('data', (d) => {
+        got += d.toString();
+        if (got.split('\n').length > 2) {
+          s.destroy();
+          resolve(got);
+        }
+      });
+    });
+    const lines = reply.trim().split('\n').map((l) => JSON.parse(l) as { type: string; code: string });
+    assert.deepEqual(lines.map((l) => [l.type, l.code]), [['error', 'bad_request'], ['error', 'bad_request']]);
+    const ok = await runVigil(t, ['status', '--admin-socket', server.adminSocket]).done;
+    assert.equal(ok.code, 0);
+  });
+});
