@@ -22,7 +22,7 @@ const arg = (name: string, dflt: string): string => {
 const CLIENTS = arg('--clients', '1,8,32').split(',').map(Number);
 const SECONDS = Number(arg('--seconds', '20'));
 const REPO = path.resolve(__dirname, '..', '..');
-const MEDIA = path.resolve(REPO, '..', 'shared', 'media');
+const MEDIA = process.env['VIGIL_MEDIA'] ?? path.resolve(REPO, '..', 'shared', 'media');
 const CLK_TCK = 100;
 
 function procStat(pid: number): { cpuS: number; rssMB: number; peakMB: number } {

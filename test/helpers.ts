@@ -1,12 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { probe } from '../src/media/probe';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const VIGIL = path.join(REPO, 'bin', 'vigil');
-export const MEDIA = path.resolve(REPO, '..', 'shared', 'media');
+/** The labelled sample media live beside the repo (../shared/media); VIGIL_MEDIA points elsewhere. */
+export const MEDIA = process.env['VIGIL_MEDIA'] ?? path.resolve(REPO, '..', 'shared', 'media');
+if (!existsSync(path.join(MEDIA, 'video'))) {
+  throw new Error(`sample media not found at ${MEDIA}: the tests read ../shared/media beside the repo (or set VIGIL_MEDIA)`);
+}
 export const video = (name: string): string => path.join(MEDIA, 'video', name);
 export const audio = (name: string): string => path.join(MEDIA, 'audio', name);
 
