@@ -172,15 +172,14 @@ export class CandidateClient {
         socket.setNoDelay(true);
         resolve();
       });
-      socket.once('error', (err: NodeJS.ErrnoException) => {
+      socket.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         const why = err.code === 'ECONNREFUSED' ? 'connection refused (is `vigil serve` running there?)' : err.message;
-        const stop = new ClientStop(ClientExit.connection, `cannot connect to ${host}:${port}: ${why}`);
-        reject(stop);
-        this.stop(new ClientStop(ClientExit.connection, `connection lost: ${err.message}`));
+        reject(new ClientStop(ClientExit.connection, `cannot connect to ${host}:${port}: ${why}`));
+        this.stop(new ClientStop(ClientExit.connection, `the server went away (${err.message})`));
       });
       socket.on('data', (chunk: Buffer) => this.onData(chunk));
-      socket.on('close', () => this.stop(new ClientStop(ClientExit.connection, 'the server closed the connection without saying why')));
+      socket.on('close', () => this.stop(new ClientStop(ClientExit.connection, 'the server went away (it closed the connection without a BYE)')));
     });
   }
 
