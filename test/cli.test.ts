@@ -94,6 +94,43 @@ describe('vigil client', () => {
     assert.match(r.stderr, /cannot connect to 127\.0\.0\.1:\d+: connection refused/);
   });
 
+  test('--fps resamples the file: 7.2 s at 5 fps is 36 frames, all recorded', { timeout: 20_000 }, async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(t, dir);
+    const r = await runVigil(t, clientArgs(server.port, 'slow', video('megamind-clip.mp4'), null, ['--fps', '5', '--width', '320', '--height', '240'])).done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /sent 36 video frames/);
+    const facts = await recordingFacts(path.join(sessionDirOf(dir, 'slow'), 'recording.mkv'));
+    assert.equal(facts.video?.packets, 36);
+    assert.equal(facts.audio, null, 'no audio track when no audio was declared');
+  });
+
+  test('a frame larger than the server accepts is explained by the client, not sent', async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(t, dir, ['--max-video-bytes', '4096']);
+    const r = await runVigil(t, clientArgs(server.port, 'big', video('megamind-clip.mp4'), null, ['--quality', '95'])).done;
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /exceeds the server's limit of 4084 bytes; lower --quality, --width or --height/);
+    assert.equal(server.logs.filter((l) => l.msg.startsWith('dropped:')).length, 0);
+    await server.waitForLog((l) => l.msg === 'recording finalised');
+    assert.equal(readJson<SessionRecord>(path.join(sessionDirOf(dir, 'big'), 'session.json')).ended, 'client_bye');
+  });
+
+  test('Ctrl-C: the client says goodbye, the recording is finalised, exit 130', { timeout: 20_000 }, async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(t, dir);
+    const c = runVigil(t, clientArgs(server.port, 'quitter', video('candidate-ok.mp4'), audio('speech-16k-mono.wav')));
+    await c.waitForLine(/^WELCOME/);
+    await sleep(1500);
+    c.proc.kill('SIGINT');
+    const r = await c.done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /interrupted; server recorded \d+ video frames/);
+    const rec = readJson<SessionRecord>(path.join(sessionDirOf(dir, 'quitter'), 'session.json'));
+    assert.equal(rec.ended, 'client_bye');
+    assert.ok(rec.frames_written >= 15);
+  });
+
   test('an invalid candidate id is refused by the server: exit 3 with its reason', async (t) => {
     const dir = tempDir(t);
     const server = await startServer(t, dir);

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { AdminClientError } from '../admin/client';
 import { CandidateClient, ClientExit, type AudioSource } from '../client/client';
 import { MediaProbeError } from '../media/probe';
+import { ABSOLUTE_MAX_PAYLOAD, DEFAULT_LIMITS } from '../protocol';
 import { VideoFileSource } from '../media/video-file';
 import { WavFileSource } from '../media/wav-file';
 import { AdminSocketError, ServerError, VigilServer } from '../server';
@@ -67,6 +68,8 @@ interface ServeFlags {
   logLevel: string;
   handshakeTimeout: number;
   idleTimeout: number;
+  maxVideoBytes: number;
+  maxAudioBytes: number;
 }
 
 async function serve(flags: ServeFlags): Promise<number> {
@@ -81,6 +84,7 @@ async function serve(flags: ServeFlags): Promise<number> {
     version: VERSION,
     handshakeTimeoutMs: flags.handshakeTimeout * 1000,
     idleTimeoutMs: flags.idleTimeout * 1000,
+    limits: { video: flags.maxVideoBytes, audio: flags.maxAudioBytes },
   });
   const { signal, dispose } = onceInterrupted();
   try {
@@ -180,6 +184,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .option('--handshake-timeout <s>', 'seconds a new connection has to send HELLO', numArg('--handshake-timeout', 0.1, 300), 5)
     .option('--idle-timeout <s>', 'seconds of silence before a candidate is dropped', numArg('--idle-timeout', 1, 3600), 10)
+    .option('--max-video-bytes <n>', 'largest VIDEO_FRAME payload accepted', intArg('--max-video-bytes', 1024, ABSOLUTE_MAX_PAYLOAD), DEFAULT_LIMITS.video)
+    .option('--max-audio-bytes <n>', 'largest AUDIO_CHUNK payload accepted', intArg('--max-audio-bytes', 1024, ABSOLUTE_MAX_PAYLOAD), DEFAULT_LIMITS.audio)
     .action((flags: ServeFlags) => run(serve(flags)));
 
   program

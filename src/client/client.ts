@@ -116,8 +116,10 @@ export class CandidateClient {
     try {
       await this.connect();
       const welcome = await this.handshake();
+      this.welcomed = true;
       this.opts.print(`WELCOME session ${welcome.sessionId} (mode ${welcome.mode})`);
       this.mode = welcome.mode;
+      this.limits = welcome.limits;
       this.startPings(welcome.idleTimeoutMs);
       await this.stream();
       if (this.stopReason) throw this.stopReason;
@@ -125,9 +127,11 @@ export class CandidateClient {
       return this.result(ClientExit.ok, `done: server ${bye.text || 'confirmed'}`);
     } catch (err) {
       const stop = err instanceof ClientStop ? err : new ClientStop(ClientExit.connection, (err as Error).message);
-      if (stop.exitCode === ClientExit.interrupted && this.socket && !this.socket.destroyed) {
-        const bye = await this.goodbye('normal', 'the candidate stopped the client').catch(() => null);
-        return this.result(stop.exitCode, bye ? `interrupted; server ${bye.text}` : 'interrupted');
+      // Stopped on this side with the connection still up: say goodbye so the server finalises the recording now.
+      const ownStop = stop.exitCode === ClientExit.interrupted || stop.exitCode === ClientExit.usage;
+      if (ownStop && this.welcomed && this.socket && !this.socket.destroyed) {
+        const bye = await this.goodbye('normal', stop.message).catch(() => null);
+        return this.result(stop.exitCode, bye ? `${stop.message}; server ${bye.text}` : stop.message);
       }
       return this.result(stop.exitCode, stop.message);
     } finally {
@@ -149,6 +153,10 @@ export class CandidateClient {
       elapsedS: (performance.now() - this.started) / 1000,
     };
   }
+
+  /** The server's per-kind limits from WELCOME; checked before sending so an oversized frame is explained here. */
+  private limits: WelcomeMessage['limits'] | null = null;
+  private welcomed = false;
 
   private stop(reason: ClientStop): void {
     this.stopReason ??= reason;
@@ -301,45 +309,56 @@ export class CandidateClient {
 
   private async stream(): Promise<void> {
     const origin = performance.now();
-    await Promise.all([this.streamVideo(origin), this.streamAudio(origin)]);
+    const { video, audio } = this.opts;
+    const frameMs = video ? 1000 / video.source.fps : 0;
+    const samplesOf = (pcm: Buffer): number => (audio ? pcm.length / 2 / audio.format.channels : 0);
+    await Promise.all([
+      video &&
+        this.pace(origin, () => video.source.frames(), (index) => index * frameMs, () => modeIncludesVideo(this.mode), (jpeg, ts) => {
+          // 12 bytes of seq and timestamp precede the JPEG in the payload.
+          if (this.limits && jpeg.length + 12 > this.limits.video) {
+            this.stop(new ClientStop(ClientExit.usage, `a ${jpeg.length}-byte JPEG exceeds the server's limit of ${this.limits.video - 12} bytes; lower --quality, --width or --height`));
+            return;
+          }
+          this.send({ type: 'video_frame', seq: this.videoSeq++, timestampMs: ts, jpeg });
+        }),
+      audio &&
+        this.pace(origin, () => audio.chunks(this.opts.audioChunkMs ?? 40), (_, before) => (before * 1000) / audio.format.sampleRate,
+          () => modeIncludesAudio(this.mode),
+          (pcm, ts) => {
+            this.send({ type: 'audio_chunk', seq: this.audioSeq++, timestampMs: ts, pcm });
+            this.audioSamples += samplesOf(pcm);
+          },
+          samplesOf,
+        ),
+    ]);
   }
 
-  private async streamVideo(origin: number): Promise<void> {
-    const video = this.opts.video;
-    if (!video) return;
-    const frameMs = 1000 / video.source.fps;
+  /**
+   * Sends one stream paced at real time: item i goes at `origin + timeOf(i)`. Time keeps running while the mode
+   * excludes the stream (items are read and skipped), as a live camera keeps running when not sent.
+   * `units` measures an item in the stream's own clock units (samples for audio), passed to `timeOf` as `before`.
+   */
+  private async pace(
+    origin: number,
+    pass: () => AsyncIterable<Buffer>,
+    timeOf: (index: number, before: number) => number,
+    enabled: () => boolean,
+    send: (item: Buffer, ts: number) => void,
+    units: (item: Buffer) => number = () => 1,
+  ): Promise<void> {
     let index = 0;
+    let before = 0;
     do {
-      for await (const jpeg of video.source.frames()) {
-        const ts = index * frameMs;
+      for await (const item of pass()) {
+        const ts = timeOf(index, before);
         index++;
+        before += units(item);
         if (!(await this.until(origin, ts))) return;
-        if (!modeIncludesVideo(this.mode)) continue;
+        if (!enabled()) continue;
         await this.writable();
         if (this.streaming.signal.aborted) return;
-        this.send({ type: 'video_frame', seq: this.videoSeq, timestampMs: ts, jpeg });
-        this.videoSeq++;
-      }
-    } while (this.opts.loop && !this.streaming.signal.aborted);
-  }
-
-  private async streamAudio(origin: number): Promise<void> {
-    const audio = this.opts.audio;
-    if (!audio) return;
-    const { sampleRate, channels } = audio.format;
-    let samples = 0;
-    do {
-      for await (const pcm of audio.chunks(this.opts.audioChunkMs ?? 40)) {
-        const ts = (samples * 1000) / sampleRate;
-        const n = pcm.length / 2 / channels;
-        samples += n;
-        if (!(await this.until(origin, ts))) return;
-        if (!modeIncludesAudio(this.mode)) continue;
-        await this.writable();
-        if (this.streaming.signal.aborted) return;
-        this.send({ type: 'audio_chunk', seq: this.audioSeq, timestampMs: ts, pcm });
-        this.audioSeq++;
-        this.audioSamples += n;
+        send(item, ts);
       }
     } while (this.opts.loop && !this.streaming.signal.aborted);
   }

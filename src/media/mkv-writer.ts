@@ -93,6 +93,19 @@ export interface MkvStats {
   bytes: number;
 }
 
+function trackEntry(number: number, type: 1 | 2, name: string, codec: string, settings: Buffer): Buffer {
+  return E.master(ID.TrackEntry, [
+    E.uint(ID.TrackNumber, number),
+    E.uint(ID.TrackUID, randomInt(1, 2 ** 47)),
+    E.uint(ID.TrackType, type),
+    E.uint(ID.FlagLacing, 0),
+    E.string(ID.Language, 'und'),
+    E.string(ID.Name, name),
+    E.string(ID.CodecID, codec),
+    settings,
+  ]);
+}
+
 export class MkvWriter {
   readonly videoTrack: number;
   readonly audioTrack: number;
@@ -174,37 +187,18 @@ export class MkvWriter {
     this.durationPos = this.infoPos + info.length - DURATION_RESERVE;
 
     const tracks: Buffer[] = [];
-    if (this.opts.video) {
-      tracks.push(
-        E.master(ID.TrackEntry, [
-          E.uint(ID.TrackNumber, this.videoTrack),
-          E.uint(ID.TrackUID, randomInt(1, 2 ** 47)),
-          E.uint(ID.TrackType, 1),
-          E.uint(ID.FlagLacing, 0),
-          E.string(ID.Language, 'und'),
-          E.string(ID.Name, 'camera'),
-          E.string(ID.CodecID, 'V_MJPEG'),
-          E.master(ID.Video, [E.uint(ID.PixelWidth, this.opts.video.width), E.uint(ID.PixelHeight, this.opts.video.height)]),
-        ]),
-      );
+    const { video, audio } = this.opts;
+    if (video) {
+      const settings = E.master(ID.Video, [E.uint(ID.PixelWidth, video.width), E.uint(ID.PixelHeight, video.height)]);
+      tracks.push(trackEntry(this.videoTrack, 1, 'camera', 'V_MJPEG', settings));
     }
-    if (this.opts.audio) {
-      tracks.push(
-        E.master(ID.TrackEntry, [
-          E.uint(ID.TrackNumber, this.audioTrack),
-          E.uint(ID.TrackUID, randomInt(1, 2 ** 47)),
-          E.uint(ID.TrackType, 2),
-          E.uint(ID.FlagLacing, 0),
-          E.string(ID.Language, 'und'),
-          E.string(ID.Name, 'microphone'),
-          E.string(ID.CodecID, 'A_PCM/INT/LIT'),
-          E.master(ID.Audio, [
-            E.float64(ID.SamplingFrequency, this.opts.audio.sampleRate),
-            E.uint(ID.Channels, this.opts.audio.channels),
-            E.uint(ID.BitDepth, 16),
-          ]),
-        ]),
-      );
+    if (audio) {
+      const settings = E.master(ID.Audio, [
+        E.float64(ID.SamplingFrequency, audio.sampleRate),
+        E.uint(ID.Channels, audio.channels),
+        E.uint(ID.BitDepth, 16),
+      ]);
+      tracks.push(trackEntry(this.audioTrack, 2, 'microphone', 'A_PCM/INT/LIT', settings));
     }
     this.tracksPos = s.append(E.master(ID.Tracks, tracks));
   }
