@@ -7,6 +7,8 @@ import { ABSOLUTE_MAX_PAYLOAD, DEFAULT_LIMITS } from '../protocol';
 import { VideoFileSource } from '../media/video-file';
 import { WavFileSource } from '../media/wav-file';
 import { AdminSocketError, ServerError, VigilServer } from '../server';
+import { DEFAULT_THRESHOLDS, DetectError, DetectorPool, type DetectorName, type PoolOptions } from '../detect';
+import { runDetect } from './detect';
 import { createLogger, flushLogger } from './logger';
 import { runStatus } from './status';
 
@@ -70,10 +72,58 @@ interface ServeFlags {
   idleTimeout: number;
   maxVideoBytes: number;
   maxAudioBytes: number;
+  analyzeFps: number;
 }
 
-async function serve(flags: ServeFlags): Promise<number> {
+interface DetectionFlags {
+  detector: DetectorName | 'none';
+  incidentAfter: number;
+  edgeMargin: number;
+  maxOffsetX: number;
+  maxOffsetY: number;
+  minFace: number;
+  maxFace: number;
+  minScore: number;
+}
+
+/** The options `serve` and `detect` share, so both judge frames by the same rules. */
+function addDetectionOptions(cmd: Command, allowNone: boolean): Command {
+  const t = DEFAULT_THRESHOLDS;
+  return cmd
+    .addOption(new Option('--detector <name>', 'face detector: dnn (BlazeFace ONNX) or haar (cascades + eye check)' + (allowNone ? '; none turns detection off' : ''))
+      .choices(allowNone ? ['dnn', 'haar', 'none'] : ['dnn', 'haar']).default('dnn'))
+    .option('--incident-after <s>', 'seconds a face state must hold to open or close an incident', numArg('--incident-after', 0, 60), 1.0)
+    .option('--edge-margin <f>', 'a face box this close to an edge (fraction of the frame) is misaligned', numArg('--edge-margin', 0, 0.5), t.edgeMargin)
+    .option('--max-offset-x <f>', 'largest horizontal distance of the face centre from the frame centre', numArg('--max-offset-x', 0, 0.5), t.maxOffsetX)
+    .option('--max-offset-y <f>', 'largest vertical distance of the face centre from the frame centre', numArg('--max-offset-y', 0, 0.5), t.maxOffsetY)
+    .option('--min-face <f>', 'narrowest face, as a fraction of the frame width', numArg('--min-face', 0, 1), t.minFaceWidth)
+    .option('--max-face <f>', 'widest face, as a fraction of the frame width', numArg('--max-face', 0, 1), t.maxFaceWidth)
+    .option('--min-score <f>', 'DNN confidence a face needs', numArg('--min-score', 0.05, 0.999), 0.75);
+}
+
+function poolOptions(flags: DetectionFlags & { detector: DetectorName }): PoolOptions {
+  return {
+    detector: flags.detector,
+    minScore: flags.minScore,
+    thresholds: { edgeMargin: flags.edgeMargin, maxOffsetX: flags.maxOffsetX, maxOffsetY: flags.maxOffsetY, minFaceWidth: flags.minFace, maxFaceWidth: flags.maxFace },
+  };
+}
+
+async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
   const log = createLogger({ level: flags.logLevel, file: flags.logFile, name: 'vigil' });
+  let pool: DetectorPool | null = null;
+  if (flags.detector !== 'none') {
+    try {
+      pool = await DetectorPool.start(poolOptions({ ...flags, detector: flags.detector }));
+      log.info({ detector: flags.detector, processes: pool.size, analyzeFps: flags.analyzeFps }, 'face detection ready');
+    } catch (err) {
+      if (!(err instanceof DetectError)) throw err;
+      process.stderr.write(`vigil serve: face detection could not start: ${err.message} (pass --detector none to run without it)\n`);
+      log.error({ code: err.code }, err.message);
+      await flushLogger(log);
+      return 1;
+    }
+  }
   const server = new VigilServer({
     host: flags.host,
     port: flags.port,
@@ -85,12 +135,16 @@ async function serve(flags: ServeFlags): Promise<number> {
     handshakeTimeoutMs: flags.handshakeTimeout * 1000,
     idleTimeoutMs: flags.idleTimeout * 1000,
     limits: { video: flags.maxVideoBytes, audio: flags.maxAudioBytes },
+    analyzer: pool,
+    analyzeFps: flags.analyzeFps,
+    incidentAfterS: flags.incidentAfter,
   });
   const { signal, dispose } = onceInterrupted();
   try {
     await server.listen();
   } catch (err) {
     dispose();
+    await pool?.close();
     if (err instanceof ServerError || err instanceof AdminSocketError) {
       process.stderr.write(`vigil serve: ${err.message}\n`);
       log.error({ code: err.code }, err.message);
@@ -102,6 +156,7 @@ async function serve(flags: ServeFlags): Promise<number> {
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   log.info({ signal: String(signal.reason) }, 'signal received');
   await server.close();
+  await pool?.close();
   dispose();
   await flushLogger(log);
   return 0;
@@ -184,9 +239,11 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .option('--handshake-timeout <s>', 'seconds a new connection has to send HELLO', numArg('--handshake-timeout', 0.1, 300), 5)
     .option('--idle-timeout <s>', 'seconds of silence before a candidate is dropped', numArg('--idle-timeout', 1, 3600), 10)
+    .option('--analyze-fps <n>', 'face analyses per second per candidate (latest frame wins)', numArg('--analyze-fps', 0.1, 60), 5)
     .option('--max-video-bytes <n>', 'largest VIDEO_FRAME payload accepted', intArg('--max-video-bytes', 1024, ABSOLUTE_MAX_PAYLOAD), DEFAULT_LIMITS.video)
     .option('--max-audio-bytes <n>', 'largest AUDIO_CHUNK payload accepted', intArg('--max-audio-bytes', 1024, ABSOLUTE_MAX_PAYLOAD), DEFAULT_LIMITS.audio)
-    .action((flags: ServeFlags) => run(serve(flags)));
+    .action((flags: ServeFlags & DetectionFlags) => run(serve(flags)));
+  addDetectionOptions(program.commands.find((c) => c.name() === 'serve')!, true);
 
   program
     .command('client')
@@ -202,6 +259,32 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--quality <1-100>', 'JPEG quality', intArg('--quality', 1, 100), 80)
     .option('--loop', 'start the files again when they end, until stopped', false)
     .action((flags: ClientFlags) => run(client(flags)));
+
+  const detect = program
+    .command('detect')
+    .description('run face detection over a video file, every frame, as the server would')
+    .argument('<file>', 'video file (mp4, avi, mkv, ...)')
+    .option('--json', 'one JSON line per frame: {"frame","t","verdict","faces":[{x,y,w,h,score}]}', false)
+    .option('--analyze-fps <n>', 'analyses per second (default: every frame)', numArg('--analyze-fps', 0.1, 120));
+  addDetectionOptions(detect, false).action((file: string, flags: DetectionFlags & { detector: DetectorName; json: boolean; analyzeFps?: number }) =>
+    run(
+      runDetect({
+        file,
+        json: flags.json,
+        pool: poolOptions(flags),
+        incidentAfterS: flags.incidentAfter,
+        out: process.stdout,
+        err: process.stderr,
+        ...(flags.analyzeFps ? { analyzeFps: flags.analyzeFps } : {}),
+      }).catch((err: unknown) => {
+        if (err instanceof DetectError) {
+          process.stderr.write(`vigil detect: ${err.message}\n`);
+          return 1;
+        }
+        throw err;
+      }),
+    ),
+  );
 
   program
     .command('status')

@@ -157,6 +157,7 @@ export class CandidateClient {
   /** The server's per-kind limits from WELCOME; checked before sending so an oversized frame is explained here. */
   private limits: WelcomeMessage['limits'] | null = null;
   private welcomed = false;
+  private verdict: VerdictName = 'unknown';
 
   private stop(reason: ClientStop): void {
     this.stopReason ??= reason;
@@ -238,8 +239,11 @@ export class CandidateClient {
         this.mode = m.mode;
         return;
       case 'verdict':
+        // The server repeats a warning every few seconds; a person needs one line per change.
+        if (m.verdict === this.verdict) return;
+        this.verdict = m.verdict;
         if (m.verdict !== 'ok' && m.verdict !== 'unknown') this.warnings++;
-        this.opts.print(VERDICT_LINES[m.verdict]);
+        this.opts.print(m.text && m.verdict !== 'ok' ? `${VERDICT_LINES[m.verdict]} (${m.text})` : VERDICT_LINES[m.verdict]);
         return;
       case 'ping':
         this.send({ type: 'pong', nonce: m.nonce });

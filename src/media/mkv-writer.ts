@@ -150,6 +150,11 @@ export class MkvWriter {
     return this.sink.flush().catch(() => undefined);
   }
 
+  /** End of the last block written, in seconds of the recording's timeline. */
+  get endS(): number {
+    return this.endMs / 1000;
+  }
+
   get counts(): Readonly<MkvStats> {
     return this.stats;
   }

@@ -3,8 +3,9 @@ import { JpegSplitter } from './jpeg-splitter';
 import { MediaProbeError, parseRate, probe } from './probe';
 
 export interface VideoFileOptions {
-  width: number;
-  height: number;
+  /** Frame size to send; default: the file's own. */
+  width?: number;
+  height?: number;
   /** Frames per second to send; default: the file's own rate. */
   fps?: number;
   /** JPEG quality 1-100 (higher is better and larger). */
@@ -25,6 +26,10 @@ export class VideoFileSource {
   private constructor(
     readonly path: string,
     readonly fps: number,
+    readonly width: number,
+    readonly height: number,
+    /** Frames in the file as its header declares them (0 when it does not say). */
+    readonly declaredFrames: number,
     private readonly opts: VideoFileOptions,
   ) {}
 
@@ -35,12 +40,17 @@ export class VideoFileSource {
     const fileFps = parseRate(stream.avg_frame_rate) ?? parseRate(stream.r_frame_rate);
     const fps = opts.fps ?? fileFps;
     if (!fps || fps > 120) throw new MediaProbeError(`cannot tell the frame rate of ${path}; pass --fps`);
-    return new VideoFileSource(path, fps, opts);
+    const width = opts.width ?? stream.width ?? 0;
+    const height = opts.height ?? stream.height ?? 0;
+    if (!width || !height) throw new MediaProbeError(`cannot tell the frame size of ${path}`);
+    const duration = Number(stream.duration ?? info.format.duration ?? 0);
+    const declared = Number(stream.nb_frames ?? 0) || Math.round(duration * fps) || 0;
+    return new VideoFileSource(path, fps, width, height, opts.fps ? Math.round(duration * fps) : declared, opts);
   }
 
   /** One pass over the file; breaking out of the loop stops ffmpeg. */
   async *frames(): AsyncGenerator<Buffer> {
-    const filters = [`scale=${this.opts.width}:${this.opts.height}`];
+    const filters = [`scale=${this.width}:${this.height}`];
     if (this.opts.fps) filters.push(`fps=${this.opts.fps}`);
     const args = ['-nostdin', '-loglevel', 'error', '-i', this.path, '-an', '-sn', '-vf', filters.join(','),
       '-pix_fmt', 'yuvj420p', '-c:v', 'mjpeg', '-q:v', String(qscaleFor(this.opts.quality)), '-f', 'image2pipe', 'pipe:1'];

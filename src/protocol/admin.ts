@@ -26,6 +26,22 @@ export interface CandidateStatus {
   frames_recorded: number;
   audio_s: number;
   face: VerdictName;
+  /** Faces in the last analysed frame. */
+  faces: number;
+  /** Kind of the incident open now, or null. */
+  incident: string | null;
+  /** Incidents opened in this session so far. */
+  incidents: number;
+}
+
+/** One incident on a candidate's timeline, as incidents.jsonl and the event stream carry it. */
+export interface IncidentRecord {
+  id: number;
+  kind: string;
+  start_s: number;
+  end_s: number | null;
+  frames: number;
+  peak_confidence: number;
 }
 
 export interface ServerStatus {
@@ -61,6 +77,7 @@ export type ServerEvent =
     }
   | { kind: 'mode_changed'; at: string; id: string; mode: ModeName }
   | { kind: 'face_status'; at: string; id: string; face: VerdictName; faces: number }
+  | { kind: 'incident_opened' | 'incident_closed'; at: string; id: string; incident: IncidentRecord }
   | { kind: 'kicked'; at: string; id: string; reason: string };
 
 export type AdminRequest =

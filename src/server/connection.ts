@@ -26,6 +26,8 @@ export interface ConnectionSettings {
   maxClockLeadMs: number;
   analyzer: FrameAnalyzer | null;
   analyzeIntervalMs: number;
+  /** While a candidate is not ok, the VERDICT is repeated this often. */
+  verdictRepeatMs: number;
 }
 
 export type Admission = { ok: true; session: Session } | { ok: false; reason: ByeReasonName; text: string };
@@ -64,6 +66,8 @@ export class CandidateConnection {
   private lastVideoTs = -Infinity;
   private lastAudioTs = -Infinity;
   private ended: Promise<void> | null = null;
+  private verdictSent: FrameAnalysis['verdict'] | null = null;
+  private verdictSentAt = -Infinity;
 
   constructor(
     readonly socket: Socket,
@@ -221,12 +225,24 @@ export class CandidateConnection {
   private onAnalysis(result: FrameAnalysis, timestampMs: number): void {
     const session = this.session;
     if (!session || this.state !== 'open') return;
-    const changed = result.verdict !== session.face || result.faces !== session.faces;
-    session.face = result.verdict;
-    session.faces = result.faces;
-    if (!changed) return;
-    this.send({ type: 'verdict', verdict: result.verdict, faces: result.faces, timestampMs, text: '' });
-    this.host.publish({ kind: 'face_status', at: new Date().toISOString(), id: session.id, face: result.verdict, faces: result.faces });
+    const before = { face: session.face, faces: session.faces };
+    const events = session.applyAnalysis(result, timestampMs);
+    const now = performance.now();
+    // Tell the candidate at once when the verdict changes, and keep reminding while it is not ok.
+    const repeat = result.verdict !== 'ok' && now - this.verdictSentAt >= this.host.settings.verdictRepeatMs;
+    if (result.verdict !== this.verdictSent || repeat) {
+      this.send({ type: 'verdict', verdict: result.verdict, faces: result.faces.length, timestampMs, text: result.why });
+      this.verdictSent = result.verdict;
+      this.verdictSentAt = now;
+    }
+    const at = new Date().toISOString();
+    if (before.face !== session.face || before.faces !== session.faces) {
+      this.host.publish({ kind: 'face_status', at, id: session.id, face: session.face, faces: session.faces });
+    }
+    for (const e of events) {
+      this.log.info({ id: session.id, incident: e.incident }, e.type === 'open' ? 'incident opened' : 'incident closed');
+      this.host.publish({ kind: e.type === 'open' ? 'incident_opened' : 'incident_closed', at, id: session.id, incident: e.incident });
+    }
   }
 
   /** Pauses reading while the recorder is behind, so a fast client is slowed by TCP instead of by our memory. */

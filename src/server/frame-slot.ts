@@ -1,9 +1,7 @@
-import type { VerdictName } from '../protocol';
+import type { FrameResult } from '../detect/types';
 
-export interface FrameAnalysis {
-  verdict: VerdictName;
-  faces: number;
-}
+/** What the server needs back from one analysed frame; `vigil detect` and the detector pool produce it. */
+export type FrameAnalysis = FrameResult;
 
 /** The detector slot: what the server needs from face detection, and nothing about how it is done. */
 export interface FrameAnalyzer {

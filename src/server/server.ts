@@ -42,6 +42,10 @@ export interface ServerOptions {
   analyzer?: FrameAnalyzer | null;
   /** Analyses per second per candidate when an analyzer is set. Default 5. */
   analyzeFps?: number;
+  /** Seconds a face state must hold to open or close an incident. Default 1.0. */
+  incidentAfterS?: number;
+  /** While a candidate is not ok, the VERDICT is repeated this often. Default 3000. */
+  verdictRepeatMs?: number;
 }
 
 export class ServerError extends Error {
@@ -87,6 +91,7 @@ export class VigilServer implements ConnectionHost {
       maxClockLeadMs: 10_000,
       analyzer: opts.analyzer ?? null,
       analyzeIntervalMs: 1000 / (opts.analyzeFps ?? 5),
+      verdictRepeatMs: opts.verdictRepeatMs ?? 3_000,
     };
     this.tcp = net.createServer({ pauseOnConnect: false }, (socket) => this.onConnection(socket));
     this.tcp.on('error', (err) => this.log.error({ err }, 'listener error'));
@@ -152,6 +157,7 @@ export class VigilServer implements ConnectionHost {
         video: hello.video,
         audio: hello.audio,
         writingApp: `vigil ${this.opts.version}`,
+        incidentAfterS: this.opts.incidentAfterS ?? 1.0,
       });
       return { ok: true, session };
     } catch (err) {

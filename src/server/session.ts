@@ -1,13 +1,18 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { IncidentTracker, type IncidentEvent } from '../detect/incidents';
 import { MkvWriter } from '../media/mkv-writer';
+import { muxSubtitles } from '../media/subtitles';
+import { VTT_HEADER, vttCue } from '../media/webvtt';
 import type { AudioParams, CandidateStatus, ModeName, VerdictName, VideoParams } from '../protocol';
+import type { FrameAnalysis } from './frame-slot';
 import { sessionDir } from './ids';
 import { RateWindow } from './rate-window';
 
 export const RECORDING_FILE = 'recording.mkv';
 export const SESSION_FILE = 'session.json';
 export const INCIDENTS_FILE = 'incidents.jsonl';
+export const SUBTITLES_FILE = 'incidents.vtt';
 /** How often session.json is refreshed while a session runs, so a crash leaves recent counters behind. */
 const SESSION_FILE_REFRESH_MS = 5_000;
 
@@ -20,6 +25,8 @@ export interface SessionInit {
   video: VideoParams | null;
   audio: AudioParams | null;
   writingApp: string;
+  /** How long a face state must hold before it opens or closes an incident. */
+  incidentAfterS: number;
 }
 
 /** session.json as written beside every recording; `ended` is `in_progress` until the session is finalised. */
@@ -40,7 +47,19 @@ export interface SessionRecord {
   audio_seconds: number;
   recording: string;
   recording_error: string | null;
+  incidents: number;
+  /** True once the incidents are muxed into the recording as a subtitle track. */
+  subtitle_track: boolean;
+  subtitle_error: string | null;
 }
+
+const INCIDENT_TEXT: Record<string, string> = {
+  no_face: 'NO FACE - the candidate is not visible',
+  misaligned: 'MISALIGNED - face at the edge, too far or too close',
+  multiple_faces: 'MULTIPLE FACES - someone else is in the picture',
+  speech: 'SPEECH',
+  disconnected: 'DISCONNECTED',
+};
 
 /**
  * One candidate's session on disk: the Matroska recording, session.json and incidents.jsonl, plus the live
@@ -61,6 +80,13 @@ export class Session {
   private readonly refreshTimer: NodeJS.Timeout;
   private finishing: Promise<SessionRecord> | null = null;
   private recordChain: Promise<unknown> = Promise.resolve();
+  private incidentChain: Promise<void> = Promise.resolve();
+  private readonly tracker: IncidentTracker;
+  private incidentCount = 0;
+  private subtitleTrack = false;
+  private subtitleError: string | null = null;
+  /** The latest analysis, for previews. */
+  lastAnalysis: FrameAnalysis | null = null;
 
   private constructor(
     readonly init: SessionInit,
@@ -68,6 +94,7 @@ export class Session {
     private readonly writer: MkvWriter,
   ) {
     this.frameMs = init.video && init.video.fps > 0 ? 1000 / init.video.fps : 0;
+    this.tracker = new IncidentTracker(init.incidentAfterS);
     this.refreshTimer = setInterval(() => void this.writeRecord(null, 'in_progress').catch(() => undefined), SESSION_FILE_REFRESH_MS);
     this.refreshTimer.unref();
   }
@@ -83,6 +110,7 @@ export class Session {
       writingApp: init.writingApp,
     });
     await writeFile(path.join(dir, INCIDENTS_FILE), '', { flag: 'wx', mode: 0o640 });
+    await writeFile(path.join(dir, SUBTITLES_FILE), VTT_HEADER, { flag: 'wx', mode: 0o640 });
     const session = new Session(init, dir, writer);
     await session.writeRecord(null, 'in_progress');
     return session;
@@ -146,7 +174,40 @@ export class Session {
       frames_recorded: this.writer.counts.videoFrames,
       audio_s: round(this.audioSeconds, 2),
       face: this.face,
+      faces: this.faces,
+      incident: this.tracker.open?.kind ?? null,
+      incidents: this.incidentCount,
     };
+  }
+
+  /** Takes one frame's verdict: updates the live face status and the incident timeline. */
+  applyAnalysis(result: FrameAnalysis, timestampMs: number): IncidentEvent[] {
+    this.lastAnalysis = result;
+    this.face = result.verdict;
+    this.faces = result.faces.length;
+    const events = this.tracker.update(timestampMs / 1000, result.verdict, result.confidence);
+    this.recordIncidents(events);
+    return events;
+  }
+
+  /** incidents.jsonl gets a line when an incident opens and when it closes; incidents.vtt a cue when it closes. */
+  private recordIncidents(events: IncidentEvent[]): void {
+    if (events.length === 0) return;
+    let lines = '';
+    let cues = '';
+    for (const e of events) {
+      if (e.type === 'open') this.incidentCount++;
+      lines += JSON.stringify({ event: e.type, ...e.incident, at: new Date().toISOString() }) + '\n';
+      if (e.type === 'close') {
+        const i = e.incident;
+        cues += vttCue(i.id, i.start_s, i.end_s ?? i.start_s, INCIDENT_TEXT[i.kind] ?? i.kind.toUpperCase());
+      }
+    }
+    const write = async (): Promise<void> => {
+      await appendFile(path.join(this.dir, INCIDENTS_FILE), lines);
+      if (cues) await appendFile(path.join(this.dir, SUBTITLES_FILE), cues);
+    };
+    this.incidentChain = this.incidentChain.then(write, write).catch(() => undefined);
   }
 
   private record(endedAt: Date | null, ended: string): SessionRecord {
@@ -168,6 +229,9 @@ export class Session {
       audio_seconds: round(this.audioSeconds, 3),
       recording: RECORDING_FILE,
       recording_error: this.writer.failed ? this.writer.failed.message : null,
+      incidents: this.incidentCount,
+      subtitle_track: this.subtitleTrack,
+      subtitle_error: this.subtitleError,
     };
   }
 
@@ -193,11 +257,22 @@ export class Session {
   finish(ended: string): Promise<SessionRecord> {
     this.finishing ??= (async () => {
       clearInterval(this.refreshTimer);
+      // An incident still open ends with the recording.
+      this.recordIncidents(this.tracker.finish(Math.max(this.writer.endS, 0)));
+      await this.incidentChain;
       let finalizeError: Error | null = null;
       try {
         await this.writer.finalize();
       } catch (err) {
         finalizeError = err as Error;
+      }
+      if (!finalizeError && this.incidentCount > 0) {
+        try {
+          await muxSubtitles(path.join(this.dir, RECORDING_FILE), path.join(this.dir, SUBTITLES_FILE), { title: 'vigil incidents' });
+          this.subtitleTrack = true;
+        } catch (err) {
+          this.subtitleError = (err as Error).message;
+        }
       }
       const rec = await this.writeRecord(new Date(), ended);
       if (finalizeError) throw finalizeError;

@@ -1,0 +1,72 @@
+import { BlazeFaceDetector } from './blazeface';
+import { HaarDetector, DEFAULT_HAAR, type HaarOptions } from './haar';
+import type { CV, Mat } from './opencv';
+import { DetectError, type DetectorName, type FaceBox, type FrameResult } from './types';
+import { judge, type VerdictThresholds } from './verdict';
+
+export interface FaceDetector {
+  readonly name: string;
+  /** Best score among rejected candidates in the last call (0 when the detector has no such notion). */
+  readonly bestRejected: number;
+  /** True when the detector needs the frame at full size rather than halved. */
+  readonly fullResolution?: boolean;
+  detect(img: Mat): FaceBox[];
+}
+
+export interface DetectorConfig {
+  detector: DetectorName;
+  thresholds: VerdictThresholds;
+  /** DNN score a face needs (default 0.75). */
+  minScore?: number;
+  haar?: HaarOptions;
+}
+
+export function createDetector(cv: CV, config: DetectorConfig): FaceDetector {
+  return config.detector === 'haar' ? new HaarDetector(cv, config.haar ?? DEFAULT_HAAR) : new BlazeFaceDetector(cv, config.minScore ?? 0.75);
+}
+
+/** Width and height from a JPEG's SOF segment, without decoding it. */
+export function jpegSize(buf: Buffer): { width: number; height: number } | null {
+  let i = 2;
+  while (i + 9 < buf.length) {
+    if (buf[i] !== 0xff) return null;
+    const marker = buf[i + 1]!;
+    const len = buf.readUInt16BE(i + 2);
+    // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC)
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: buf.readUInt16BE(i + 5), width: buf.readUInt16BE(i + 7) };
+    }
+    i += 2 + len;
+  }
+  return null;
+}
+
+/** Frames at least this wide are decoded at half size: the DNN sees 128x128 anyway, and Haar faces stay > 24 px. */
+const REDUCE_FROM_WIDTH = 480;
+
+/**
+ * One JPEG in, one verdict out: the whole per-frame path, shared by the server's detector processes and
+ * `vigil detect`. Boxes are reported in the pixels of the frame as sent.
+ */
+export function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, thresholds: VerdictThresholds): FrameResult {
+  const size = jpegSize(jpeg);
+  const reduce = !detector.fullResolution && size !== null && size.width >= REDUCE_FROM_WIDTH ? 2 : 1;
+  let img: Mat;
+  try {
+    img = cv.imdecode(jpeg, reduce === 2 ? cv.IMREAD_REDUCED_COLOR_2 : cv.IMREAD_COLOR);
+  } catch (err) {
+    throw new DetectError('VIGIL_ERR_IMAGE_DECODE', `cannot decode the JPEG: ${(err as Error).message}`);
+  }
+  if (img.empty) throw new DetectError('VIGIL_ERR_IMAGE_DECODE', 'cannot decode the JPEG');
+  const faces = detector.detect(img).map((f) => ({
+    ...f,
+    x: Math.round(f.x * reduce),
+    y: Math.round(f.y * reduce),
+    w: Math.round(f.w * reduce),
+    h: Math.round(f.h * reduce),
+    score: Math.round(f.score * 1000) / 1000,
+  }));
+  const width = size?.width ?? img.cols * reduce;
+  const height = size?.height ?? img.rows * reduce;
+  return { width, height, faces, ...judge(faces, width, height, thresholds, detector.bestRejected) };
+}

@@ -1,0 +1,4 @@
+export { DetectorPool, type PoolOptions } from './pool';
+export { IncidentTracker, type Incident, type IncidentEvent, type IncidentKind } from './incidents';
+export { DEFAULT_THRESHOLDS, judge, type VerdictThresholds } from './verdict';
+export { DetectError, DETECTOR_NAMES, type DetectorName, type FaceBox, type FaceVerdict, type FrameResult } from './types';

@@ -1,0 +1,38 @@
+import { spawn } from 'node:child_process';
+import { rename, rm } from 'node:fs/promises';
+
+export class SubtitleMuxError extends Error {
+  readonly code = 'VIGIL_ERR_SUBTITLE_MUX';
+}
+
+/**
+ * Adds a WebVTT file to a finished Matroska recording as a subtitle track (S_TEXT/UTF8, which VLC and mpv show),
+ * copying audio and video untouched. ffmpeg writes a new file beside it that replaces the original only when
+ * complete, so a failure leaves the recording as it was.
+ */
+export function muxSubtitles(mkv: string, vtt: string, opts: { title: string; timeoutMs?: number }): Promise<void> {
+  const tmp = `${mkv}.subtitled.tmp`;
+  const args = ['-nostdin', '-v', 'error', '-y', '-i', mkv, '-i', vtt, '-map', '0', '-map', '1', '-c', 'copy', '-c:s', 'srt',
+    '-metadata:s:s:0', `title=${opts.title}`, '-metadata:s:s:0', 'language=eng', '-f', 'matroska', tmp];
+  return new Promise<void>((resolve, reject) => {
+    const p = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));
+    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    p.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new SubtitleMuxError(`cannot run ffmpeg: ${e.message}`));
+    });
+    p.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new SubtitleMuxError(`ffmpeg could not add subtitles (${signal ?? `exit ${code}`}): ${err.trim()}`));
+    });
+  }).then(
+    () => rename(tmp, mkv),
+    async (e: unknown) => {
+      await rm(tmp, { force: true });
+      throw e;
+    },
+  );
+}
