@@ -40,6 +40,7 @@ demo: build
 bench: build
 	node dist/bench/protocol.js
 	node dist/bench/ingest.js
+	node dist/bench/detect.js
 
 clean:
 	rm -rf dist

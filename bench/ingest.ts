@@ -21,6 +21,7 @@ const arg = (name: string, dflt: string): string => {
 };
 const CLIENTS = arg('--clients', '1,8,32').split(',').map(Number);
 const SECONDS = Number(arg('--seconds', '20'));
+const DETECTORS = arg('--detector', 'none,dnn').split(',');
 const REPO = path.resolve(__dirname, '..', '..');
 const MEDIA = process.env['VIGIL_MEDIA'] ?? path.resolve(REPO, '..', 'shared', 'media');
 const CLK_TCK = 100;
@@ -61,8 +62,8 @@ class MemoryAudio implements AudioSource {
   }
 }
 
-async function startServer(dir: string): Promise<{ pid: number; port: number; stop: () => Promise<void> }> {
-  const proc = spawn(path.join(REPO, 'bin', 'vigil'), ['serve', '--port', '0', '--record-dir', dir, '--log-level', 'warn'], {
+async function startServer(dir: string, detector: string): Promise<{ pid: number; port: number; stop: () => Promise<void> }> {
+  const proc = spawn(path.join(REPO, 'bin', 'vigil'), ['serve', '--port', '0', '--record-dir', dir, '--log-level', 'warn', '--detector', detector], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // The listening line is logged at info; with --log-level warn we find the port through the admin socket.
@@ -91,6 +92,7 @@ async function startServer(dir: string): Promise<{ pid: number; port: number; st
 }
 
 interface Row {
+  detector: string;
   clients: number;
   sent: number;
   recorded: number;
@@ -102,11 +104,27 @@ interface Row {
   rssPerClientMB: number;
   peakMB: number;
   clientFailures: number;
+  detectCpuPct: number;
 }
 
-async function runCase(n: number, jpegs: Buffer[], pcm: Buffer): Promise<Row> {
+/** CPU seconds of a process and its children that have exited (the detector processes, once stopped). */
+function treeCpuS(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function runCase(detector: string, n: number, jpegs: Buffer[], pcm: Buffer): Promise<Row> {
   const dir = mkdtempSync(path.join(tmpdir(), 'vigil-bench-'));
-  const server = await startServer(dir);
+  const server = await startServer(dir, detector);
   const idle = procStat(server.pid);
   const frames = SECONDS * 15;
   const clients = Array.from({ length: n }, (_, i) =>
@@ -124,6 +142,8 @@ async function runCase(n: number, jpegs: Buffer[], pcm: Buffer): Promise<Row> {
     }),
   );
   const before = procStat(server.pid);
+  const workers = childPids(server.pid);
+  const workersBefore = workers.reduce((a, p) => a + treeCpuS(p), 0);
   const t0 = performance.now();
   // Stagger starts over one frame interval, as real candidates do not join in the same millisecond.
   const results = await Promise.all(clients.map(async (c, i) => {
@@ -132,6 +152,7 @@ async function runCase(n: number, jpegs: Buffer[], pcm: Buffer): Promise<Row> {
   }));
   const wall = (performance.now() - t0) / 1000;
   const after = procStat(server.pid);
+  const workersAfter = workers.reduce((a, p) => a + treeCpuS(p), 0);
   await server.stop();
   let recorded = 0;
   for (const id of readdirSync(dir).filter((d) => d.startsWith('bench-'))) {
@@ -142,6 +163,8 @@ async function runCase(n: number, jpegs: Buffer[], pcm: Buffer): Promise<Row> {
   rmSync(dir, { recursive: true, force: true });
   const sent = results.reduce((a, r) => a + r.videoFramesSent, 0);
   return {
+    detector,
+    detectCpuPct: ((workersAfter - workersBefore) / wall) * 100,
     clients: n,
     sent,
     recorded,
@@ -164,13 +187,15 @@ async function main(): Promise<void> {
   const avgKB = jpegs.reduce((a, j) => a + j.length, 0) / jpegs.length / 1024;
   console.log(`bench/ingest: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
   console.log(`each client: 640x480 JPEG ${avgKB.toFixed(1)} KB avg at 15 fps + 16 kHz mono s16 in 40 ms chunks, ${SECONDS} s; clients run in the bench process`);
-  console.log('| clients | frames sent | recorded | lost | fps per client | frames/s recorded | server CPU % | server RSS MB | RSS per client MB | client failures |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const n of CLIENTS) {
-    const r = await runCase(n, jpegs, pcm);
-    console.log(
-      `| ${r.clients} | ${r.sent} | ${r.recorded} | ${r.lost} | ${r.fpsPerClient.toFixed(1)} | ${r.recordedPerS.toFixed(0)} | ${r.cpuPct.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.rssPerClientMB.toFixed(2)} | ${r.clientFailures} |`,
-    );
+  console.log('| detection | clients | frames sent | recorded | lost | fps per client | frames/s recorded | server CPU % | detector CPU % | server RSS MB | RSS per client MB | client failures |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const detector of DETECTORS) {
+    for (const n of CLIENTS) {
+      const r = await runCase(detector, n, jpegs, pcm);
+      console.log(
+        `| ${r.detector} | ${r.clients} | ${r.sent} | ${r.recorded} | ${r.lost} | ${r.fpsPerClient.toFixed(1)} | ${r.recordedPerS.toFixed(0)} | ${r.cpuPct.toFixed(0)} | ${r.detector === 'none' ? '-' : r.detectCpuPct.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.rssPerClientMB.toFixed(2)} | ${r.clientFailures} |`,
+      );
+    }
   }
 }
 

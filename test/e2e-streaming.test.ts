@@ -18,9 +18,14 @@ import {
 } from './helpers';
 
 const CANDIDATES = [
-  { id: 'cand-ok', video: video('candidate-ok.mp4'), audio: audio('speech-16k-mono.wav') },
-  { id: 'cand-megamind', video: video('megamind-clip.mp4'), audio: audio('speech-44k-stereo.wav') },
-  { id: 'cand-avi', video: video('candidate-incidents-mjpeg.avi'), audio: audio('speech-silence-speech.wav') },
+  { id: 'cand-ok', video: video('candidate-ok.mp4'), audio: audio('speech-16k-mono.wav'), incidents: [] },
+  { id: 'cand-megamind', video: video('megamind-clip.mp4'), audio: audio('speech-44k-stereo.wav'), incidents: [] },
+  {
+    id: 'cand-avi',
+    video: video('candidate-incidents-mjpeg.avi'),
+    audio: audio('speech-silence-speech.wav'),
+    incidents: ['no_face', 'misaligned', 'multiple_faces'],
+  },
 ];
 
 test('three clients stream full videos with WAVs at once; every frame and every sample is recorded', { timeout: 90_000 }, async (t) => {
@@ -83,7 +88,12 @@ test('three clients stream full videos with WAVs at once; every frame and every 
     assert.ok(Math.abs(rec.audio_seconds - wav) / wav < 0.01);
     assert.ok(rec.bytes_received > 0);
     assert.match(rec.remote_address, /^127\.0\.0\.1:\d+$/);
-    assert.equal(readFileSync(path.join(sdir, 'incidents.jsonl'), 'utf8'), '');
+    const closed = readFileSync(path.join(sdir, 'incidents.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { event: string; kind: string })
+      .filter((l) => l.event === 'close');
+    assert.deepEqual(closed.map((l) => l.kind), c.incidents);
   }
   assert.equal(server.logs.filter((l) => l.level >= 50).length, 0, 'no errors logged');
 });
