@@ -33,7 +33,7 @@ export function table(headers: string[], rows: string[][], rightAligned: Set<num
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-export const STATUS_HEADERS = ['ID', 'ADDRESS', 'MODE', 'CONNECTED', 'VIDEO FPS', 'AUDIO KBPS', 'BYTES IN', 'FRAMES REC', 'FACE'];
+export const STATUS_HEADERS = ['ID', 'ADDRESS', 'MODE', 'CONNECTED', 'VIDEO FPS', 'AUDIO KBPS', 'BYTES IN', 'FRAMES REC', 'FACE', 'INCIDENT'];
 const RIGHT = new Set([3, 4, 5, 6, 7]);
 
 export function statusTable(candidates: CandidateStatus[]): string {
@@ -47,6 +47,7 @@ export function statusTable(candidates: CandidateStatus[]): string {
     bytes(c.bytes_in),
     String(c.frames_recorded),
     c.face,
+    c.incident ?? '-',
   ]);
   return table(STATUS_HEADERS, rows, RIGHT);
 }

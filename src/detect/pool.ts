@@ -71,6 +71,11 @@ export class DetectorPool {
     return this.opts.size;
   }
 
+  /** Process ids of the live detector processes (for status and tests). */
+  get pids(): number[] {
+    return [...this.slots].map((s) => s.proc.pid!).filter(Boolean);
+  }
+
   private spawn(): Promise<void> {
     const config: DetectorConfig = {
       detector: this.opts.detector,
