@@ -58,6 +58,8 @@ test('a candidate streaming candidate-incidents.mp4 is warned in order, and the 
   const vtt = readFileSync(path.join(sdir, 'incidents.vtt'), 'utf8');
   assert.match(vtt, /^WEBVTT\n\n1\n00:00:0[5-7]\.\d{3} --> 00:00:1[1-3]\.\d{3}\nNO FACE/);
   assert.equal((vtt.match(/ --> /g) ?? []).length, 3);
+  // The subtitle track is added after the candidate's BYE, so as not to keep it waiting.
+  await server.waitForLog((l) => l.msg === 'incident subtitles added' && l['id'] === 'incidents');
   const rec = readJson<SessionRecord>(path.join(sdir, 'session.json'));
   assert.equal(rec.incidents, 3);
   assert.equal(rec.subtitle_track, true, rec.subtitle_error ?? '');

@@ -182,22 +182,34 @@ export class VigilServer implements ConnectionHost {
     this.publish({ kind: 'connection_dropped', at: nowIso(), address: conn.remoteAddress, id: conn.candidateId, reason, code: error?.code ?? null, message });
   }
 
+  /**
+   * Finalises a session; resolves once the recording is complete (the candidate's BYE waits for this). The
+   * subtitle mux that follows is tracked so that shutdown waits for it too.
+   */
   sessionEnded(conn: CandidateConnection, session: Session, ended: string): Promise<void> {
-    const done = session.finish(ended).then(
+    const finished = session.finish(ended).then(
       (rec) => {
-        conn.log.info({ id: session.id, session: session.init.sessionId, ended, frames: rec.frames_written, audio_s: rec.audio_seconds, dir: session.dir }, 'recording finalised');
+        conn.log.info({ id: session.id, session: session.init.sessionId, ended, frames: rec.frames_written, audio_s: rec.audio_seconds, incidents: rec.incidents, dir: session.dir }, 'recording finalised');
         this.publish({ kind: 'candidate_left', at: nowIso(), id: session.id, session_id: session.init.sessionId, ended, frames_recorded: rec.frames_written, audio_s: rec.audio_seconds });
       },
       (err: unknown) => {
         conn.log.error({ err, id: session.id, dir: session.dir }, 'recording could not be finalised');
       },
     );
-    const tracked = done.finally(() => {
-      this.endings.delete(tracked);
+    const released = finished.finally(() => {
       if (this.byId.get(session.id) === conn) this.byId.delete(session.id);
     });
+    const tracked = released
+      .then(() => session.addSubtitles())
+      .then(
+        (added) => {
+          if (added) conn.log.info({ id: session.id, dir: session.dir }, 'incident subtitles added');
+        },
+        (err: unknown) => conn.log.error({ err, id: session.id }, 'incident subtitles failed'),
+      )
+      .finally(() => this.endings.delete(tracked));
     this.endings.add(tracked);
-    return tracked;
+    return released;
   }
 
   released(conn: CandidateConnection): void {

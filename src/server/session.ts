@@ -85,6 +85,7 @@ export class Session {
   private incidentCount = 0;
   private subtitleTrack = false;
   private subtitleError: string | null = null;
+  private ended: { at: Date; how: string } | null = null;
   /** The latest analysis, for previews. */
   lastAnalysis: FrameAnalysis | null = null;
 
@@ -266,19 +267,30 @@ export class Session {
       } catch (err) {
         finalizeError = err as Error;
       }
-      if (!finalizeError && this.incidentCount > 0) {
-        try {
-          await muxSubtitles(path.join(this.dir, RECORDING_FILE), path.join(this.dir, SUBTITLES_FILE), { title: 'vigil incidents' });
-          this.subtitleTrack = true;
-        } catch (err) {
-          this.subtitleError = (err as Error).message;
-        }
-      }
-      const rec = await this.writeRecord(new Date(), ended);
+      this.ended = { at: new Date(), how: ended };
+      const rec = await this.writeRecord(this.ended.at, ended);
       if (finalizeError) throw finalizeError;
       return rec;
     })();
     return this.finishing;
+  }
+
+  /**
+   * After finish(): muxes the incidents into the recording as a subtitle track. Kept apart from finish() because
+   * it rewrites the whole file, which for a long session takes longer than a candidate should wait for its BYE.
+   * Resolves true when a track was added.
+   */
+  async addSubtitles(): Promise<boolean> {
+    await this.finishing;
+    if (!this.ended || this.incidentCount === 0 || this.writer.failed || this.subtitleTrack) return false;
+    try {
+      await muxSubtitles(path.join(this.dir, RECORDING_FILE), path.join(this.dir, SUBTITLES_FILE), { title: 'vigil incidents' });
+      this.subtitleTrack = true;
+    } catch (err) {
+      this.subtitleError = (err as Error).message;
+    }
+    await this.writeRecord(this.ended.at, this.ended.how);
+    return this.subtitleTrack;
   }
 }
 
