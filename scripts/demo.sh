@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: a server, three simulated candidates looping the sample media, and a live status view.
-# Ctrl-C stops the candidates, then the server, which finalises every recording; a summary follows.
+# `make demo`: a server, three simulated candidates looping the sample media, and the proctor's console.
+# Quitting the console (q) stops the candidates, then the server, which finalises every recording; a summary
+# follows. Without a terminal (a pipe, CI) the live `vigil status --watch` table stands in for the console,
+# and Ctrl-C ends it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,4 +67,8 @@ start_candidate charlie megamind-clip.mp4       speech-44k-stereo.wav
 
 echo "demo: server on 127.0.0.1:$port, recording to $DIR; candidates alice, bob, charlie (logs in $LOGS)"
 sleep 1
-bin/vigil status --admin-socket "$SOCK" --watch 1
+if [ -t 0 ] && [ -t 1 ] && [ -z "${VIGIL_DEMO_NO_CONSOLE:-}" ]; then
+  bin/vigil console --admin-socket "$SOCK"
+else
+  bin/vigil status --admin-socket "$SOCK" --watch 1
+fi

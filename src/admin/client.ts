@@ -5,6 +5,7 @@ import {
   parseAdminReply,
   type AdminReply,
   type AdminRequest,
+  type PreviewFrame,
   type ServerEvent,
   type ServerStatus,
 } from '../protocol';
@@ -28,6 +29,7 @@ export class AdminClient {
   private readonly pending = new Map<number, Pending>();
   private readonly lines = new LineSplitter();
   private readonly eventListeners = new Set<(e: ServerEvent) => void>();
+  private readonly frameListeners = new Set<(f: PreviewFrame) => void>();
   private readonly closeListeners = new Set<(why: string) => void>();
   private closed = false;
 
@@ -84,6 +86,10 @@ export class AdminClient {
         for (const l of this.eventListeners) l(reply.event);
         continue;
       }
+      if (reply.type === 'frame') {
+        for (const l of this.frameListeners) l(reply.frame);
+        continue;
+      }
       const p = reply.req === null ? undefined : this.pending.get(reply.req);
       if (!p || reply.req === null) continue;
       this.pending.delete(reply.req);
@@ -131,6 +137,12 @@ export class AdminClient {
   async subscribe(listener: (e: ServerEvent) => void): Promise<void> {
     this.eventListeners.add(listener);
     await this.command({ type: 'subscribe' });
+  }
+
+  /** Preview frames arrive here after `command({ type: 'preview', id, fps })`. */
+  onFrame(listener: (f: PreviewFrame) => void): () => void {
+    this.frameListeners.add(listener);
+    return () => this.frameListeners.delete(listener);
   }
 
   onClosed(listener: (why: string) => void): void {

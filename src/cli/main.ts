@@ -8,6 +8,7 @@ import { VideoFileSource } from '../media/video-file';
 import { WavFileSource } from '../media/wav-file';
 import { AdminSocketError, ServerError, VigilServer } from '../server';
 import { DEFAULT_THRESHOLDS, DetectError, DetectorPool, type DetectorName, type PoolOptions } from '../detect';
+import { runConsole } from '../tui/console';
 import { runDetect } from './detect';
 import { createLogger, flushLogger } from './logger';
 import { runStatus } from './status';
@@ -285,6 +286,27 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
       }),
     ),
   );
+
+  program
+    .command('console')
+    .description('the proctor\'s keyboard console: live candidates, events, preview, mode switch, kick')
+    .option('--admin-socket <path>', 'admin socket of the server', path.join(DEFAULT_RECORD_DIR, 'vigil.sock'))
+    .action((flags: { adminSocket: string }) => {
+      if (!process.stdout.isTTY || !process.stdin.isTTY) {
+        process.stderr.write('vigil console: needs a terminal; for scripts use `vigil status --json` or `vigil status --watch`\n');
+        run(Promise.resolve(2));
+        return;
+      }
+      run(
+        runConsole({ adminSocket: flags.adminSocket }).catch((err: unknown) => {
+          if (err instanceof AdminClientError) {
+            process.stderr.write(`vigil console: ${err.message}\n`);
+            return 1;
+          }
+          throw err;
+        }),
+      );
+    });
 
   program
     .command('status')

@@ -83,13 +83,30 @@ export type ServerEvent =
 export type AdminRequest =
   | { type: 'status'; req: number }
   | { type: 'subscribe'; req: number }
+  | { type: 'preview'; req: number; id: string; fps: number }
+  | { type: 'preview_stop'; req: number }
   | { type: 'set_mode'; req: number; id: string; mode: ModeName }
   | { type: 'kick'; req: number; id: string; reason: string };
 
 export type AdminErrorCode = 'bad_request' | 'unknown_candidate' | 'line_too_long';
 
+/** One preview frame: the candidate's latest JPEG as received, with the boxes of the latest analysis. */
+export interface PreviewFrame {
+  id: string;
+  timestamp_ms: number;
+  /** Base64 JPEG, exactly as the candidate sent it. */
+  jpeg: string;
+  face: VerdictName;
+  /** Boxes in pixels of the frame, from the most recent analysis (which may be a frame or two older). */
+  faces: Array<{ x: number; y: number; w: number; h: number; score: number }>;
+}
+
+/** Most preview frames per second the server sends one admin client. */
+export const MAX_PREVIEW_FPS = 15;
+
 export type AdminReply =
   | { type: 'status'; req: number; status: ServerStatus }
+  | { type: 'frame'; frame: PreviewFrame }
   | { type: 'ok'; req: number }
   | { type: 'error'; req: number | null; code: AdminErrorCode; message: string }
   | { type: 'event'; event: ServerEvent };
@@ -151,7 +168,16 @@ export function parseAdminRequest(line: string): AdminRequest {
   switch (v['type']) {
     case 'status':
     case 'subscribe':
+    case 'preview_stop':
       return { type: v['type'], req };
+    case 'preview': {
+      const fps = v['fps'] ?? 5;
+      if (typeof id !== 'string') throw new AdminProtocolError('bad_request', 'preview needs a string "id"');
+      if (typeof fps !== 'number' || !(fps > 0 && fps <= MAX_PREVIEW_FPS)) {
+        throw new AdminProtocolError('bad_request', `preview "fps" must be a number in (0, ${MAX_PREVIEW_FPS}]`);
+      }
+      return { type: 'preview', req, id, fps };
+    }
     case 'set_mode': {
       const mode = v['mode'];
       if (typeof id !== 'string') throw new AdminProtocolError('bad_request', 'set_mode needs a string "id"');
@@ -181,7 +207,7 @@ export function parseAdminReply(line: string): AdminReply {
   if (!isRecord(v) || typeof v['type'] !== 'string') {
     throw new AdminProtocolError('bad_request', 'server sent a reply without a type');
   }
-  if (!['status', 'ok', 'error', 'event'].includes(v['type'])) {
+  if (!['status', 'ok', 'error', 'event', 'frame'].includes(v['type'])) {
     throw new AdminProtocolError('bad_request', `server sent an unknown reply type ${JSON.stringify(v['type'])}`);
   }
   return v as unknown as AdminReply;

@@ -10,6 +10,7 @@ import {
   type AdminReply,
   type AdminRequest,
   type ModeName,
+  type PreviewFrame,
   type ServerEvent,
   type ServerStatus,
 } from '../protocol';
@@ -18,6 +19,7 @@ import {
 export interface AdminTarget {
   readonly events: { subscribe(listener: (e: ServerEvent) => void): () => void };
   status(): ServerStatus;
+  preview(id: string): PreviewFrame | null;
   setMode(id: string, mode: ModeName): boolean;
   kick(id: string, reason: string): boolean;
 }
@@ -89,6 +91,11 @@ export class AdminServer {
     this.clients.add(socket);
     const lines = new LineSplitter();
     let unsubscribe: (() => void) | null = null;
+    let previewTimer: NodeJS.Timeout | null = null;
+    const stopPreview = (): void => {
+      if (previewTimer) clearInterval(previewTimer);
+      previewTimer = null;
+    };
     const reply = (msg: AdminReply): void => {
       if (socket.destroyed) return;
       if (socket.writableLength > MAX_SUBSCRIBER_BACKLOG) {
@@ -125,6 +132,26 @@ export class AdminServer {
             unsubscribe ??= this.target.events.subscribe((event) => reply({ type: 'event', event }));
             reply({ type: 'ok', req: req.req });
             break;
+          case 'preview': {
+            // One preview per admin client: a new request replaces the old. Only frames newer than the last sent go out.
+            stopPreview();
+            const id = req.id;
+            let lastTs = -1;
+            const tick = (): void => {
+              const frame = this.target.preview(id);
+              if (!frame || frame.timestamp_ms === lastTs) return;
+              lastTs = frame.timestamp_ms;
+              reply({ type: 'frame', frame });
+            };
+            previewTimer = setInterval(tick, 1000 / req.fps);
+            tick();
+            reply({ type: 'ok', req: req.req });
+            break;
+          }
+          case 'preview_stop':
+            stopPreview();
+            reply({ type: 'ok', req: req.req });
+            break;
           case 'set_mode':
           case 'kick': {
             const found = req.type === 'kick' ? this.target.kick(req.id, req.reason) : this.target.setMode(req.id, req.mode);
@@ -136,6 +163,7 @@ export class AdminServer {
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
+      stopPreview();
       unsubscribe?.();
       this.clients.delete(socket);
     });

@@ -8,6 +8,7 @@ import {
   type HelloMessage,
   type ModeName,
   type PayloadLimits,
+  type PreviewFrame,
   type ProtocolError,
   type ServerEvent,
   type ServerStatus,
@@ -243,6 +244,15 @@ export class VigilServer implements ConnectionHost {
   private openConnection(id: string): CandidateConnection | null {
     const conn = this.byId.get(id);
     return conn && conn.isOpen ? conn : null;
+  }
+
+  /** The candidate's latest frame and analysis, for the console's preview; null when there is none yet. */
+  preview(id: string): PreviewFrame | null {
+    const session = this.openConnection(id)?.session;
+    const frame = session?.latestFrame;
+    if (!session || !frame) return null;
+    const faces = (session.lastAnalysis?.faces ?? []).map(({ x, y, w, h, score }) => ({ x, y, w, h, score }));
+    return { id, timestamp_ms: frame.timestampMs, jpeg: frame.jpeg.toString('base64'), face: session.face, faces };
   }
 
   setMode(id: string, mode: ModeName): boolean {

@@ -88,6 +88,8 @@ export class Session {
   private ended: { at: Date; how: string } | null = null;
   /** The latest analysis, for previews. */
   lastAnalysis: FrameAnalysis | null = null;
+  /** The latest video frame as received, for previews (a reference, not a copy). */
+  latestFrame: { jpeg: Buffer; timestampMs: number } | null = null;
 
   private constructor(
     readonly init: SessionInit,
@@ -141,6 +143,7 @@ export class Session {
 
   recordVideo(timestampMs: number, jpeg: Buffer): void {
     this.framesReceived++;
+    this.latestFrame = { jpeg, timestampMs };
     this.videoRate.add(1);
     this.writer.writeVideo(timestampMs, jpeg, this.frameMs);
   }

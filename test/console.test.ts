@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Terminal } from '@xterm/headless';
+import * as pty from 'node-pty';
+import { AdminClient } from '../src/admin/client';
+import { VIGIL, audio, clientArgs, runVigil, sleep, startServer, tempDir, video } from './helpers';
+
+const COLS = 120;
+const ROWS = 40;
+
+/** The console in a real pseudo-terminal, its output replayed into a headless xterm: what a person would see. */
+function startConsole(t: { after(fn: () => void): void }, adminSocket: string) {
+  const term = new Terminal({ cols: COLS, rows: ROWS, allowProposedApi: true });
+  const proc = pty.spawn(VIGIL, ['console', '--admin-socket', adminSocket], {
+    name: 'xterm-256color',
+    cols: COLS,
+    rows: ROWS,
+    env: { ...process.env, TERM: 'xterm-256color' } as Record<string, string>,
+  });
+  let exitCode: number | null = null;
+  const exited = new Promise<number>((resolve) =>
+    proc.onExit(({ exitCode: code }) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
+  proc.onData((d) => term.write(d));
+  t.after(() => {
+    if (exitCode === null) proc.kill('SIGKILL');
+    term.dispose();
+  });
+  const screen = (): string => {
+    const b = term.buffer.active;
+    const lines: string[] = [];
+    for (let y = 0; y < ROWS; y++) lines.push(b.getLine(b.viewportY + y)?.translateToString(true) ?? '');
+    return lines.join('\n');
+  };
+  const waitFor = async (what: string, pred: (s: string) => boolean, timeoutMs = 15_000): Promise<string> => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      // Let pending writes reach the emulator before reading it.
+      await new Promise<void>((r) => term.write('', r));
+      const s = screen();
+      if (pred(s)) return s;
+      await sleep(100);
+    }
+    throw new Error(`the console never showed ${what}; screen:\n${screen()}`);
+  };
+  /** Cells drawn with a 256-colour background, and a fingerprint of their colours. */
+  const colouredCells = (): { count: number; fingerprint: string } => {
+    const b = term.buffer.active;
+    let count = 0;
+    let fp = '';
+    for (let y = 0; y < ROWS; y++) {
+      const line = b.getLine(b.viewportY + y);
+      for (let x = 0; x < COLS && line; x++) {
+        const c = line.getCell(x);
+        if (c && c.isBgPalette() && c.getBgColor() >= 16 && c.getChars() === '\u2580') {
+          count++;
+          fp += `${c.getFgColor()},${c.getBgColor()};`;
+        }
+      }
+    }
+    return { count, fingerprint: fp };
+  };
+  return { proc, term, screen, waitFor, colouredCells, exited, send: (keys: string) => proc.write(keys) };
+}
+
+test('the console shows candidates and events, switches modes, previews, kicks and quits', { timeout: 120_000 }, async (t) => {
+  const dir = tempDir(t);
+  const server = await startServer(t, dir);
+  const alice = runVigil(t, clientArgs(server.port, 'alice', video('candidate-ok.mp4'), audio('speech-16k-mono.wav'), ['--loop']));
+  const bob = runVigil(t, clientArgs(server.port, 'bob', video('megamind-clip.mp4'), audio('silence-10s.wav'), ['--loop']));
+  await Promise.all([alice.waitForLine(/^WELCOME/), bob.waitForLine(/^WELCOME/)]);
+  const admin = await AdminClient.connect(server.adminSocket);
+  t.after(() => admin.close());
+
+  const c = startConsole(t, server.adminSocket);
+  // Both candidates with their live face status, and the event log.
+  await c.waitFor('both candidates with face ok', (s) => /^.{0,3}alice\s+127\.0\.0\.1:\d+\s+both\s+ok\b/m.test(s) && /^.{0,3}bob\s+127\.0\.0\.1:\d+\s+both\s+ok\b/m.test(s));
+  const s1 = c.screen();
+  assert.match(s1, /vigil 127\.0\.0\.1:\d+\s+up \d+s\s+candidates 2\s+incidents open 0/);
+  assert.match(s1, /Events/);
+  assert.match(s1, /connected to /);
+  assert.match(s1, /Throughput/);
+  assert.match(s1, /Enter preview/);
+
+  // a: alice (selected first) to audio only. Her client says so, the server stops getting her video, audio goes on.
+  c.send('a');
+  await alice.waitForLine(/^MODE audio/);
+  await c.waitFor('alice in audio mode', (s) => /alice\s+127\.0\.0\.1:\d+\s+audio/.test(s));
+  await c.waitFor('the mode change in the event log', (s) => /alice switched to audio/.test(s));
+  const before = (await admin.status()).candidates.find((x) => x.id === 'alice')!;
+  await sleep(1500);
+  const during = (await admin.status()).candidates.find((x) => x.id === 'alice')!;
+  assert.equal(during.frames_received, before.frames_received, 'no video from alice');
+  assert.ok(during.audio_s > before.audio_s + 1, 'alice audio continues');
+  // b: back to both.
+  c.send('b');
+  await alice.waitForLine(/^MODE both/);
+  await sleep(1000);
+  assert.ok((await admin.status()).candidates.find((x) => x.id === 'alice')!.frames_received > during.frames_received, 'video resumes');
+
+  // Enter: a preview with a rendered frame that changes as the video moves; Esc closes it.
+  c.send('\r');
+  await c.waitFor('the preview', (s) => /Preview alice \(Esc closes\)/.test(s) && /face ok\s+1 box/.test(s));
+  await c.waitFor('a rendered frame', () => c.colouredCells().count > 500);
+  const first = c.colouredCells();
+  await sleep(1500);
+  const second = c.colouredCells();
+  assert.ok(second.count > 500);
+  assert.notEqual(second.fingerprint, first.fingerprint, 'the preview updates');
+  c.send('\x1b');
+  await c.waitFor('the table again', (s) => /Candidates/.test(s) && !/Preview alice/.test(s));
+
+  // ? shows the help overlay; any key closes it.
+  c.send('?');
+  await c.waitFor('help', (s) => /vigil console - keys/.test(s));
+  c.send('x');
+  await c.waitFor('help closed', (s) => !/vigil console - keys/.test(s));
+
+  // Down to bob, K, y: bob's client exits non-zero with the reason and does not come back; alice streams on.
+  c.send('j');
+  await sleep(300);
+  c.send('K');
+  await c.waitFor('the kick question', (s) => /Kick bob\?/.test(s));
+  c.send('y');
+  const kicked = await bob.done;
+  assert.equal(kicked.code, 4);
+  assert.match(kicked.stdout, /^BYE kicked: removed by the proctor$/m);
+  await c.waitFor('the kick in the event log', (s) => /bob kicked: removed by the proctor/.test(s));
+  await sleep(2000);
+  const after = await admin.status();
+  assert.deepEqual(after.candidates.map((x) => x.id), ['alice'], 'bob did not reconnect');
+  assert.ok(after.candidates[0]!.video_fps > 10, 'alice keeps streaming');
+
+  // q quits with 0 and leaves the server running.
+  c.send('q');
+  assert.equal(await c.exited, 0);
+  assert.equal((await admin.status()).candidates.length, 1);
+});
+
+test('the console fits 80x24 and says clearly when there is no server', async (t) => {
+  const dir = tempDir(t);
+  const r = pty.spawn(VIGIL, ['console', '--admin-socket', `${dir}/none.sock`], { cols: 80, rows: 24, env: { ...process.env, TERM: 'xterm-256color' } as Record<string, string> });
+  let out = '';
+  r.onData((d) => (out += d));
+  const code = await new Promise<number>((resolve) => r.onExit(({ exitCode }) => resolve(exitCode)));
+  assert.equal(code, 1);
+  assert.match(out, /vigil console: no vigil server is running at/);
+
+  const server = await startServer(t, dir);
+  const term = new Terminal({ cols: 80, rows: 24, allowProposedApi: true });
+  const p = pty.spawn(VIGIL, ['console', '--admin-socket', server.adminSocket], { cols: 80, rows: 24, env: { ...process.env, TERM: 'xterm-256color' } as Record<string, string> });
+  t.after(() => p.kill('SIGKILL'));
+  p.onData((d) => term.write(d));
+  const deadline = Date.now() + 10_000;
+  let text = '';
+  while (Date.now() < deadline) {
+    await new Promise<void>((res) => term.write('', res));
+    const b = term.buffer.active;
+    text = Array.from({ length: 24 }, (_, y) => b.getLine(y)?.translateToString(true) ?? '').join('\n');
+    if (/no candidates connected/.test(text) && /q quit/.test(text) && /candidates 0/.test(text)) break;
+    await sleep(100);
+  }
+  assert.match(text, /candidates 0/);
+  assert.match(text, /no candidates connected/);
+  assert.match(text, /q quit/, 'the footer fits');
+  p.write('\x03'); // Ctrl-C quits too
+  assert.equal(await new Promise<number>((resolve) => p.onExit(({ exitCode }) => resolve(exitCode))), 0);
+});
