@@ -5,7 +5,8 @@ SHELL := /bin/bash
 # opencv4nodejs must build against Debian's OpenCV, never download its own (see README).
 export OPENCV4NODEJS_DISABLE_AUTOBUILD := 1
 
-APT_PACKAGES := libopencv-dev opencv-data ffmpeg
+# xvfb and x11-utils let the tests open the console's OpenCV preview window on a virtual display.
+APT_PACKAGES := libopencv-dev opencv-data ffmpeg xvfb x11-utils
 SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 

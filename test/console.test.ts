@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { Terminal } from '@xterm/headless';
 import * as pty from 'node-pty';
 import { AdminClient } from '../src/admin/client';
-import { VIGIL, audio, clientArgs, runVigil, sleep, startServer, tempDir, video } from './helpers';
+import { VIGIL, audio, clientArgs, execText, runVigil, sleep, startServer, tempDir, video } from './helpers';
 
 const COLS = 120;
 const ROWS = 40;
@@ -166,6 +167,57 @@ test('the console fits 80x24 and says clearly when there is no server', async (t
   assert.match(text, /candidates 0/);
   assert.match(text, /no candidates connected/);
   assert.match(text, /q quit/, 'the footer fits');
+  assert.doesNotMatch(text, /ADDRESS/, 'the address column is left out at 80 columns');
+
+  // Resized to 250x60, the layout follows: the address column comes back and the table grows.
+  term.resize(250, 60);
+  p.resize(250, 60);
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    await new Promise<void>((res) => term.write('', res));
+    const b = term.buffer.active;
+    text = Array.from({ length: 60 }, (_, y) => b.getLine(y)?.translateToString(true) ?? '').join('\n');
+    if (/ADDRESS/.test(text)) break;
+    await sleep(100);
+  }
+  assert.match(text, /ID\s+ADDRESS\s+MODE\s+FACE/);
+  assert.equal(text.split('\n').findIndex((l) => /q quit/.test(l)), 59, 'the footer moved to the new last row');
   p.write('\x03'); // Ctrl-C quits too
   assert.equal(await new Promise<number>((resolve) => p.onExit(({ exitCode }) => resolve(exitCode))), 0);
+});
+
+test('w opens the selected candidate in an OpenCV window on the desktop (a virtual X display here)', { timeout: 60_000 }, async (t) => {
+  const display = `:${90 + (process.pid % 9)}`;
+  const xvfb = spawn('Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+  t.after(() => xvfb.kill('SIGKILL'));
+  const windows = async (): Promise<string> =>
+    execText('xwininfo', ['-root', '-tree', '-display', display]).catch(() => '');
+  const until = async (pred: (s: string) => boolean, what: string): Promise<void> => {
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (pred(await windows())) return;
+      await sleep(200);
+    }
+    throw new Error(`${what}; windows:\n${await windows()}`);
+  };
+  await until((s) => s.includes('Root window'), 'Xvfb did not start');
+
+  const dir = tempDir(t);
+  const server = await startServer(t, dir);
+  const alice = runVigil(t, clientArgs(server.port, 'alice', video('candidate-ok.mp4'), null, ['--loop']));
+  await alice.waitForLine(/^WELCOME/);
+  const term = new Terminal({ cols: 100, rows: 30, allowProposedApi: true });
+  const p = pty.spawn(VIGIL, ['console', '--admin-socket', server.adminSocket], {
+    cols: 100,
+    rows: 30,
+    env: { ...process.env, TERM: 'xterm-256color', DISPLAY: display } as Record<string, string>,
+  });
+  t.after(() => p.kill('SIGKILL'));
+  p.onData((d) => term.write(d));
+  await sleep(2000);
+  p.write('w');
+  await until((s) => s.includes('"vigil alice"'), 'no OpenCV window named "vigil alice" appeared');
+  p.write('q');
+  assert.equal(await new Promise<number>((resolve) => p.onExit(({ exitCode }) => resolve(exitCode))), 0);
+  await until((s) => !s.includes('"vigil alice"'), 'the window outlived the console');
 });

@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import blessed from 'blessed';
 import * as contrib from 'blessed-contrib';
 import jpeg from 'jpeg-js';
@@ -415,13 +417,22 @@ export class ProctorConsole {
     }
   }
 
+  private windows = new Set<ChildProcess>();
+
   private openWindow(sel: CandidateStatus | null): void {
     if (!sel) return;
     if (!process.env['DISPLAY']) {
       this.note('{yellow-fg}w{/}: no desktop here (DISPLAY is not set); press Enter for the preview in this terminal');
       return;
     }
-    this.note('{yellow-fg}w{/}: the OpenCV window preview is not built yet; press Enter for the preview in this terminal');
+    // Its own process with no stdio: Qt's messages must not land on this screen.
+    const child = spawn(process.execPath, [path.join(__dirname, 'window.js'), this.opts.adminSocket, sel.id], { stdio: 'ignore' });
+    this.windows.add(child);
+    child.once('exit', (code) => {
+      this.windows.delete(child);
+      if (code && !this.stopped) this.note(`{red-fg}the window for ${blessed.escape(sel.id)} failed{/} (exit ${code})`);
+    });
+    this.note(`opened an OpenCV window for ${blessed.escape(sel.id)} on ${blessed.escape(process.env['DISPLAY'])}`);
   }
 
   private quit(): void {
@@ -430,6 +441,7 @@ export class ProctorConsole {
     for (const t of this.timers) clearInterval(t);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.client?.close();
+    for (const w of this.windows) w.kill('SIGTERM');
     this.screen.destroy();
     this.done(0);
   }
