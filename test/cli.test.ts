@@ -183,6 +183,27 @@ describe('admin socket', () => {
     assert.equal(rec.ended, 'kicked');
   });
 
+  test('an admin client that stops reading is dropped, and candidates carry on', { timeout: 40_000 }, async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(t, dir);
+    const c = runVigil(t, clientArgs(server.port, 'watched', video('candidate-ok.mp4'), null, ['--loop', '--quality', '95']));
+    await c.waitForLine(/^WELCOME/);
+    // Ask for everything the server can push, then never read: the kernel buffers fill, then the server's queue.
+    const stalled = net.connect(server.adminSocket);
+    stalled.on('error', () => undefined);
+    await new Promise<void>((r) => stalled.once('connect', () => r()));
+    stalled.write('{"req":1,"type":"subscribe"}\n{"req":2,"type":"preview","id":"watched","fps":15}\n');
+    stalled.pause();
+    const closed = new Promise<void>((r) => stalled.once('close', () => r()));
+    await server.waitForLog((l) => l.msg === 'admin client not reading; dropped', 30_000);
+    stalled.resume(); // drain what was buffered so the close is seen
+    await closed;
+    const st = await runVigil(t, ['status', '--admin-socket', server.adminSocket, '--json']).done;
+    const cand = (JSON.parse(st.stdout) as { candidates: Array<{ id: string; video_fps: number }> }).candidates[0]!;
+    assert.equal(cand.id, 'watched');
+    assert.ok(cand.video_fps > 10, `the candidate kept streaming (${cand.video_fps} fps)`);
+  });
+
   test('a malformed admin request gets an error reply, not a crash', async (t) => {
     const dir = tempDir(t);
     const server = await startServer(t, dir);

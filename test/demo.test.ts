@@ -3,10 +3,12 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { Terminal } from '@xterm/headless';
+import * as pty from 'node-pty';
 import type { SessionRecord } from '../src/server';
 import { REPO, readJson, recordingFacts, sleep, tempDir } from './helpers';
 
-test('the demo runs a server, three candidates and a status view; Ctrl-C finalises every recording', { timeout: 60_000 }, async (t) => {
+test('without a terminal the demo shows the status table; Ctrl-C finalises every recording', { timeout: 60_000 }, async (t) => {
   const dir = tempDir(t);
   // detached: its own process group, so a group SIGINT is what a terminal's Ctrl-C would deliver.
   const demo = spawn('bash', [path.join(REPO, 'scripts', 'demo.sh')], {
@@ -41,5 +43,38 @@ test('the demo runs a server, three candidates and a status view; Ctrl-C finalis
     assert.equal(facts.video?.packets, rec.frames_written);
     assert.ok(rec.frames_written > 30);
     assert.equal(facts.decodeErrors, '');
+  }
+});
+
+test('in a terminal the demo runs the console; q stops everything and finalises the recordings', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const term = new Terminal({ cols: 120, rows: 36, allowProposedApi: true });
+  const p = pty.spawn('bash', [path.join(REPO, 'scripts', 'demo.sh')], {
+    cwd: REPO,
+    cols: 120,
+    rows: 36,
+    env: { ...process.env, TERM: 'xterm-256color', VIGIL_DEMO_DIR: dir } as Record<string, string>,
+  });
+  t.after(() => p.kill('SIGKILL'));
+  let out = '';
+  p.onData((d) => {
+    out += d;
+    term.write(d);
+  });
+  const exited = new Promise<number>((resolve) => p.onExit(({ exitCode }) => resolve(exitCode)));
+  const screen = (): string => {
+    const b = term.buffer.active;
+    return Array.from({ length: 36 }, (_, y) => b.getLine(b.viewportY + y)?.translateToString(true) ?? '').join('\n');
+  };
+  const deadline = Date.now() + 25_000;
+  while (Date.now() < deadline && !/candidates 3/.test(screen())) await sleep(200);
+  assert.match(screen(), /candidates 3/, screen());
+  for (const id of ['alice', 'bob', 'charlie']) assert.match(screen(), new RegExp(`${id}\\s+127\\.0\\.0\\.1`));
+  p.write('q');
+  await exited;
+  assert.match(out, /demo: recordings:/);
+  for (const id of ['alice', 'bob', 'charlie']) {
+    const [session] = readdirSync(path.join(dir, id));
+    assert.notEqual(readJson<SessionRecord>(path.join(dir, id, session!, 'session.json')).ended, 'in_progress', `${id} finalised`);
   }
 });
