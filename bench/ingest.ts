@@ -63,7 +63,7 @@ class MemoryAudio implements AudioSource {
 }
 
 async function startServer(dir: string, detector: string): Promise<{ pid: number; port: number; stop: () => Promise<void> }> {
-  const proc = spawn(path.join(REPO, 'bin', 'vigil'), ['serve', '--port', '0', '--record-dir', dir, '--log-level', 'warn', '--detector', detector], {
+  const proc = spawn(path.join(REPO, 'bin', 'vigil'), ['serve', '--port', '0', '--record-dir', dir, '--log-level', 'warn', '--detector', detector, '--auth', 'none'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // The listening line is logged at info; with --log-level warn we find the port through the admin socket.

@@ -56,8 +56,10 @@ done
 [ -n "$port" ] || { echo "demo: the server did not report its port" >&2; exit 1; }
 
 start_candidate() {
-  local id=$1 vid=$2 wav=$3
-  setsid bin/vigil client --server "127.0.0.1:$port" --id "$id" --video "$MEDIA/video/$vid" --audio "$MEDIA/audio/$wav" --loop \
+  local id=$1 vid=$2 wav=$3 token
+  # Each candidate gets its own token, as a proctor would hand them out before the exam.
+  token=$(bin/vigil token issue --id "$id" --ttl 4h --secret-file "$DIR/vigil.secret") || exit 1
+  setsid bin/vigil client --server "127.0.0.1:$port" --id "$id" --token "$token" --video "$MEDIA/video/$vid" --audio "$MEDIA/audio/$wav" --loop \
     >"$LOGS/$id.log" 2>&1 &
   pids+=($!)
 }

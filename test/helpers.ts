@@ -45,7 +45,9 @@ export async function startServer(
   extra: string[] = [],
 ): Promise<RunningServer> {
   const adminSocket = path.join(recordDir, 'vigil.sock');
-  const proc = spawn(VIGIL, ['serve', '--port', '0', '--record-dir', recordDir, '--log-level', 'debug', ...extra], {
+  // Tests speak to the server without tokens unless they ask for token auth themselves.
+  const auth = extra.includes('--auth') ? [] : ['--auth', 'none'];
+  const proc = spawn(VIGIL, ['serve', '--port', '0', '--record-dir', recordDir, '--log-level', 'debug', ...auth, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];

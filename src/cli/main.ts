@@ -6,7 +6,7 @@ import { MediaProbeError } from '../media/probe';
 import { ABSOLUTE_MAX_PAYLOAD, DEFAULT_LIMITS } from '../protocol';
 import { VideoFileSource } from '../media/video-file';
 import { WavFileSource } from '../media/wav-file';
-import { AdminSocketError, ServerError, VigilServer } from '../server';
+import { AdminSocketError, AuthError, ServerError, VigilServer, candidateIdProblem, issueToken, loadSecret, parseTtl } from '../server';
 import { DEFAULT_THRESHOLDS, DetectError, DetectorPool, type DetectorName, type PoolOptions } from '../detect';
 import { runConsole } from '../tui/console';
 import { runDetect } from './detect';
@@ -66,7 +66,8 @@ interface ServeFlags {
   port: number;
   recordDir: string;
   adminSocket?: string;
-  auth: 'none';
+  auth: 'none' | 'tokens';
+  secretFile?: string;
   logFile?: string;
   logLevel: string;
   handshakeTimeout: number;
@@ -125,12 +126,26 @@ async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
       return 1;
     }
   }
+  let secret: Uint8Array | undefined;
+  if (flags.auth === 'tokens') {
+    const file = flags.secretFile ?? path.join(flags.recordDir, 'vigil.secret');
+    try {
+      secret = await loadSecret(file);
+    } catch (err) {
+      await pool?.close();
+      if (!(err instanceof AuthError)) throw err;
+      process.stderr.write(`vigil serve: ${err.message}\n`);
+      return 1;
+    }
+    log.info({ secretFile: path.resolve(file) }, 'token auth: issue tokens with `vigil token issue --id ID --secret-file FILE`');
+  }
   const server = new VigilServer({
     host: flags.host,
     port: flags.port,
     recordDir: flags.recordDir,
     adminSocket: flags.adminSocket ?? path.join(flags.recordDir, 'vigil.sock'),
     auth: flags.auth,
+    ...(secret ? { secret } : {}),
     logger: log,
     version: VERSION,
     handshakeTimeoutMs: flags.handshakeTimeout * 1000,
@@ -235,7 +250,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--port <n>', 'TCP port for candidates (0 picks a free one)', intArg('--port', 0, 65535), DEFAULT_PORT)
     .option('--record-dir <dir>', 'where recordings are written', DEFAULT_RECORD_DIR)
     .option('--admin-socket <path>', 'admin socket for status and the console (default: <record-dir>/vigil.sock)')
-    .addOption(new Option('--auth <mode>', 'how candidates are authenticated').choices(['none']).default('none'))
+    .addOption(new Option('--auth <mode>', 'tokens: each candidate needs a token from `vigil token issue`; none: anyone may connect (local use)').choices(['tokens', 'none']).default('tokens'))
+    .option('--secret-file <file>', 'token signing secret, created (mode 0600) if absent (default: <record-dir>/vigil.secret)')
     .option('--log-file <file>', 'write JSON logs here instead of stderr')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .option('--handshake-timeout <s>', 'seconds a new connection has to send HELLO', numArg('--handshake-timeout', 0.1, 300), 5)
@@ -260,6 +276,33 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--quality <1-100>', 'JPEG quality', intArg('--quality', 1, 100), 80)
     .option('--loop', 'start the files again when they end, until stopped', false)
     .action((flags: ClientFlags) => run(client(flags)));
+
+  program
+    .command('token')
+    .description('candidate access tokens')
+    .command('issue')
+    .description('print a token for one candidate, signed with the server\'s secret')
+    .requiredOption('--id <candidate>', 'the candidate the token is for')
+    .option('--ttl <duration>', 'how long it is valid: 90s, 30m, 4h, 2d', '4h')
+    .option('--secret-file <file>', 'the server\'s secret', path.join(DEFAULT_RECORD_DIR, 'vigil.secret'))
+    .action((flags: { id: string; ttl: string; secretFile: string }) =>
+      run(
+        (async () => {
+          const problem = candidateIdProblem(flags.id);
+          if (problem) throw new AuthError('VIGIL_ERR_TTL', `invalid candidate id ${JSON.stringify(flags.id)}: ${problem}`);
+          const ttl = parseTtl(flags.ttl);
+          const secret = await loadSecret(flags.secretFile, false);
+          process.stdout.write((await issueToken(secret, flags.id, ttl)) + '\n');
+          return 0;
+        })().catch((err: unknown) => {
+          if (err instanceof AuthError) {
+            process.stderr.write(`vigil token: ${err.message}\n`);
+            return 2;
+          }
+          throw err;
+        }),
+      ),
+    );
 
   const detect = program
     .command('detect')

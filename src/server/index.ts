@@ -3,3 +3,4 @@ export { AdminSocketError } from './admin-server';
 export type { FrameAnalyzer, FrameAnalysis } from './frame-slot';
 export { candidateIdProblem } from './ids';
 export { RECORDING_FILE, SESSION_FILE, INCIDENTS_FILE, type SessionRecord } from './session';
+export { AuthError, checkToken, issueToken, loadSecret, parseTtl } from './auth';

@@ -17,6 +17,7 @@ import { AdminServer } from './admin-server';
 import { CandidateConnection, type Admission, type ConnectionHost, type ConnectionSettings } from './connection';
 import { ServerEvents, nowIso } from './events';
 import type { FrameAnalyzer } from './frame-slot';
+import { checkToken } from './auth';
 import { candidateIdProblem, newSessionId } from './ids';
 import { Session } from './session';
 
@@ -26,7 +27,10 @@ export interface ServerOptions {
   recordDir: string;
   /** Unix socket for `vigil status` and the console; null for none. */
   adminSocket: string | null;
-  auth: 'none';
+  /** `tokens`: every HELLO needs a token signed with `secret` for its candidate id. `none`: for local use. */
+  auth: 'none' | 'tokens';
+  /** The token signing secret; required with auth `tokens`. */
+  secret?: Uint8Array;
   logger: Logger;
   version: string;
   limits?: Partial<PayloadLimits>;
@@ -79,8 +83,12 @@ export class VigilServer implements ConnectionHost {
   private closing: Promise<void> | null = null;
   private listenAddress = '';
 
+  private readonly secret: Uint8Array | null;
+
   constructor(private readonly opts: ServerOptions) {
     this.log = opts.logger;
+    if (opts.auth === 'tokens' && !opts.secret) throw new Error('auth "tokens" needs a secret');
+    this.secret = opts.secret ?? null;
     this.events = new ServerEvents((err) => this.log.error({ err }, 'event listener failed'));
     this.settings = {
       limits: { ...DEFAULT_LIMITS, ...opts.limits },
@@ -143,8 +151,18 @@ export class VigilServer implements ConnectionHost {
     if (idProblem) return { ok: false, reason: 'invalid_hello', text: `invalid candidate id ${JSON.stringify(hello.candidateId)}: ${idProblem}` };
     const mediaProblem = helloMediaProblem(hello);
     if (mediaProblem) return { ok: false, reason: 'invalid_hello', text: mediaProblem };
+    if (this.opts.auth === 'tokens') {
+      // Checked before anything else about the id, so a failed login never disturbs a session with that id.
+      const check = await checkToken(this.secret!, hello.token, hello.candidateId);
+      if (!check.ok) return { ok: false, reason: 'auth_failed', text: check.text };
+      if (this.closing) return { ok: false, reason: 'going_away', text: 'the server is shutting down' };
+    }
     const holder = this.byId.get(hello.candidateId);
-    if (holder) {
+    if (holder && this.opts.auth === 'tokens' && holder.isOpen) {
+      // A proven owner of the id replaces a connection it has probably lost (a dead Wi-Fi, a crashed laptop).
+      holder.log.info({ id: hello.candidateId, by: conn.remoteAddress }, 'superseded by a new login');
+      holder.close('superseded', `a new connection logged in as ${hello.candidateId} from ${conn.remoteAddress}`, 'superseded');
+    } else if (holder) {
       return { ok: false, reason: 'id_in_use', text: `candidate ${hello.candidateId} is already connected from ${holder.remoteAddress}` };
     }
     this.byId.set(hello.candidateId, conn);
