@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AdminClientError } from '../admin/client';
@@ -6,7 +7,7 @@ import { MediaProbeError } from '../media/probe';
 import { ABSOLUTE_MAX_PAYLOAD, DEFAULT_LIMITS } from '../protocol';
 import { VideoFileSource } from '../media/video-file';
 import { WavFileSource } from '../media/wav-file';
-import { AdminSocketError, AuthError, ServerError, VigilServer, candidateIdProblem, issueToken, loadSecret, parseTtl } from '../server';
+import { AdminSocketError, AuthError, ServerError, VigilServer, candidateIdProblem, isLoopback, issueToken, loadSecret, parseTtl } from '../server';
 import { DEFAULT_THRESHOLDS, DetectError, DetectorPool, type DetectorName, type PoolOptions } from '../detect';
 import { runConsole } from '../tui/console';
 import { runDetect } from './detect';
@@ -68,6 +69,8 @@ interface ServeFlags {
   adminSocket?: string;
   auth: 'none' | 'tokens';
   secretFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   logFile?: string;
   logLevel: string;
   handshakeTimeout: number;
@@ -139,6 +142,23 @@ async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
     }
     log.info({ secretFile: path.resolve(file) }, 'token auth: issue tokens with `vigil token issue --id ID --secret-file FILE`');
   }
+  let tlsFiles: { cert: Buffer; key: Buffer } | undefined;
+  if (flags.tlsCert || flags.tlsKey) {
+    if (!flags.tlsCert || !flags.tlsKey) {
+      process.stderr.write('vigil serve: TLS needs both --tls-cert and --tls-key\n');
+      await pool?.close();
+      return 2;
+    }
+    try {
+      tlsFiles = { cert: readFileSync(flags.tlsCert), key: readFileSync(flags.tlsKey) };
+    } catch (err) {
+      process.stderr.write(`vigil serve: cannot read the TLS files: ${(err as Error).message}\n`);
+      await pool?.close();
+      return 2;
+    }
+  } else if (!isLoopback(flags.host)) {
+    process.stderr.write(`vigil serve: warning: listening on ${flags.host} without TLS; candidates' media and tokens cross the network in clear\n`);
+  }
   const server = new VigilServer({
     host: flags.host,
     port: flags.port,
@@ -146,6 +166,7 @@ async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
     adminSocket: flags.adminSocket ?? path.join(flags.recordDir, 'vigil.sock'),
     auth: flags.auth,
     ...(secret ? { secret } : {}),
+    ...(tlsFiles ? { tls: tlsFiles } : {}),
     logger: log,
     version: VERSION,
     handshakeTimeoutMs: flags.handshakeTimeout * 1000,
@@ -180,6 +201,8 @@ async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
 
 interface ClientFlags {
   server: { host: string; port: number };
+  tls: boolean;
+  tlsCa?: string;
   id: string;
   token: string;
   video: string;
@@ -212,8 +235,18 @@ async function client(flags: ClientFlags): Promise<number> {
     process.stderr.write('vigil client: nothing to send: give --video FILE, --audio FILE.wav, or both\n');
     return ClientExit.usage;
   }
+  let ca: Buffer | undefined;
+  if (flags.tlsCa) {
+    try {
+      ca = readFileSync(flags.tlsCa);
+    } catch (err) {
+      process.stderr.write(`vigil client: cannot read --tls-ca: ${(err as Error).message}\n`);
+      return ClientExit.usage;
+    }
+  }
   const { signal, dispose } = onceInterrupted();
   const c = new CandidateClient({
+    tls: flags.tls || ca ? (ca ? { ca } : {}) : null,
     host: flags.server.host,
     port: flags.server.port,
     candidateId: flags.id,
@@ -252,6 +285,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--admin-socket <path>', 'admin socket for status and the console (default: <record-dir>/vigil.sock)')
     .addOption(new Option('--auth <mode>', 'tokens: each candidate needs a token from `vigil token issue`; none: anyone may connect (local use)').choices(['tokens', 'none']).default('tokens'))
     .option('--secret-file <file>', 'token signing secret, created (mode 0600) if absent (default: <record-dir>/vigil.secret)')
+    .option('--tls-cert <file>', 'PEM certificate: candidates connect with TLS')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--log-file <file>', 'write JSON logs here instead of stderr')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .option('--handshake-timeout <s>', 'seconds a new connection has to send HELLO', numArg('--handshake-timeout', 0.1, 300), 5)
@@ -268,6 +303,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--server <host:port>', 'server to connect to', hostPort, hostPort(`127.0.0.1:${DEFAULT_PORT}`))
     .requiredOption('--id <candidate>', 'candidate id (letters, digits, . _ -)')
     .option('--token <token>', 'access token from the proctor', '')
+    .option('--tls', 'connect with TLS, trusting the system\'s certificate store', false)
+    .option('--tls-ca <file>', 'connect with TLS, trusting this PEM certificate (a self-signed server)')
     .option('--video <file|none>', 'video file to send as the camera (mp4, avi, mkv, ...)', 'none')
     .option('--audio <file.wav|none>', '16-bit PCM WAV to send as the microphone', 'none')
     .option('--width <px>', 'frame width sent', intArg('--width', 16, 4096), 640)

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Decoder,
@@ -34,6 +35,8 @@ export interface ClientOptions {
   video: { source: VideoSource; width: number; height: number } | null;
   audio: AudioSource | null;
   loop: boolean;
+  /** Connect with TLS; `ca` replaces the system's certificate store (for a self-signed server). */
+  tls?: { ca?: Buffer } | null;
   /** Audio chunk length; 20-50 ms keeps latency low without flooding small messages. Default 40. */
   audioChunkMs?: number;
   connectTimeoutMs?: number;
@@ -169,21 +172,29 @@ export class CandidateClient {
   private connect(): Promise<void> {
     const { host, port } = this.opts;
     const timeoutMs = this.opts.connectTimeoutMs ?? 5_000;
+    const useTls = this.opts.tls ?? null;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      const socket = useTls
+        ? tls.connect({ host, port, ...(useTls.ca ? { ca: useTls.ca } : {}), ...(net.isIP(host) ? {} : { servername: host }), minVersion: 'TLSv1.2' })
+        : net.connect({ host, port });
       this.socket = socket;
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ClientStop(ClientExit.connection, `cannot connect to ${host}:${port}: no answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      socket.once('connect', () => {
+      socket.once(useTls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.setNoDelay(true);
         resolve();
       });
       socket.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        const why = err.code === 'ECONNREFUSED' ? 'connection refused (is `vigil serve` running there?)' : err.message;
+        const why =
+          err.code === 'ECONNREFUSED'
+            ? 'connection refused (is `vigil serve` running there?)'
+            : /certificate|self[- ]signed|CERT_|UNABLE_TO_VERIFY/i.test(`${err.code} ${err.message}`)
+              ? `the server's TLS certificate is not trusted (${err.message}); pass its CA with --tls-ca`
+              : err.message;
         reject(new ClientStop(ClientExit.connection, `cannot connect to ${host}:${port}: ${why}`));
         this.stop(new ClientStop(ClientExit.connection, `the server went away (${err.message})`));
       });

@@ -84,6 +84,9 @@ export const ByeReason = {
   rate_limited: 1014,
   id_in_use: 1015,
   recording_failed: 1016,
+  too_many_unauthenticated: 1017,
+  /** Never sent (there is no channel yet): the reason logged and counted for a failed TLS handshake. */
+  tls_failed: 1018,
 } as const;
 export type ByeReasonName = keyof typeof ByeReason;
 

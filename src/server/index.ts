@@ -1,4 +1,4 @@
-export { VigilServer, ServerError, type ServerOptions } from './server';
+export { VigilServer, ServerError, isLoopback, type ServerOptions } from './server';
 export { AdminSocketError } from './admin-server';
 export type { FrameAnalyzer, FrameAnalysis } from './frame-slot';
 export { candidateIdProblem } from './ids';

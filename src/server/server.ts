@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
@@ -31,6 +32,8 @@ export interface ServerOptions {
   auth: 'none' | 'tokens';
   /** The token signing secret; required with auth `tokens`. */
   secret?: Uint8Array;
+  /** PEM certificate and key: candidates then connect with TLS. */
+  tls?: { cert: Buffer; key: Buffer };
   logger: Logger;
   version: string;
   limits?: Partial<PayloadLimits>;
@@ -71,7 +74,7 @@ export class VigilServer implements ConnectionHost {
   readonly events: ServerEvents;
   readonly settings: ConnectionSettings;
   private readonly log: Logger;
-  private readonly tcp: net.Server;
+  private readonly tcp: net.Server | tls.Server;
   private admin: AdminServer | null = null;
   private readonly connections = new Set<CandidateConnection>();
   /** Candidate id -> its connection, from the moment its HELLO is accepted for admission. */
@@ -102,7 +105,24 @@ export class VigilServer implements ConnectionHost {
       analyzeIntervalMs: 1000 / (opts.analyzeFps ?? 5),
       verdictRepeatMs: opts.verdictRepeatMs ?? 3_000,
     };
-    this.tcp = net.createServer({ pauseOnConnect: false }, (socket) => this.onConnection(socket));
+    if (opts.tls) {
+      const server = tls.createServer(
+        { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: this.settings.handshakeTimeoutMs },
+        (socket) => this.onConnection(socket),
+      );
+      // A failed or stalled TLS handshake never reaches a connection object: count and log it here.
+      server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+        // With a listener here Node leaves the socket open: close it, or a silent peer holds it forever.
+        socket.destroy();
+        this.drops.tls_failed = (this.drops.tls_failed ?? 0) + 1;
+        const address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+        this.log.warn({ reason: 'tls_failed', code: err.code ?? null, remote: address }, `dropped: TLS handshake failed: ${err.message}`);
+        this.publish({ kind: 'connection_dropped', at: nowIso(), address, id: null, reason: 'tls_failed', code: null, message: `TLS handshake failed: ${err.message}` });
+      });
+      this.tcp = server;
+    } else {
+      this.tcp = net.createServer({ pauseOnConnect: false }, (socket) => this.onConnection(socket));
+    }
     this.tcp.on('error', (err) => this.log.error({ err }, 'listener error'));
   }
 
@@ -127,8 +147,11 @@ export class VigilServer implements ConnectionHost {
     });
     const addr = this.tcp.address() as net.AddressInfo;
     this.listenAddress = `${addr.address}:${addr.port}`;
+    if (!this.opts.tls && !isLoopback(addr.address)) {
+      this.log.warn({ host: addr.address }, 'listening beyond this machine without TLS: candidates\' video, audio and tokens cross the network in clear; pass --tls-cert and --tls-key');
+    }
     this.log.info(
-      { host: addr.address, port: addr.port, recordDir: path.resolve(this.opts.recordDir), adminSocket: this.opts.adminSocket, auth: this.opts.auth, protocol: PROTOCOL_VERSION },
+      { host: addr.address, port: addr.port, tls: Boolean(this.opts.tls), recordDir: path.resolve(this.opts.recordDir), adminSocket: this.opts.adminSocket, auth: this.opts.auth, protocol: PROTOCOL_VERSION },
       'listening',
     );
     return { host: addr.address, port: addr.port };
@@ -316,4 +339,9 @@ function helloMediaProblem(hello: HelloMessage): string | null {
   if (a && (a.sampleRate < 8000 || a.sampleRate > 96000)) return `audio sample rate ${a.sampleRate} is outside 8000..96000`;
   if (a && (a.channels < 1 || a.channels > 2)) return `audio has ${a.channels} channels; 1 or 2 are accepted`;
   return null;
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.') || host === '::ffff:127.0.0.1';
 }
