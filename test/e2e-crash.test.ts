@@ -61,4 +61,17 @@ test('the server killed with SIGKILL: every recording is readable up to at most 
     // Nothing finalised it: session.json still says so, for the next start to repair.
     assert.equal(readJson<SessionRecord>(path.join(sdir, 'session.json')).ended, 'in_progress');
   }
+
+  // The next start repairs both: how they ended, and what the recordings really hold.
+  const again = await startServer(t, dir);
+  for (const id of ids) {
+    const sdir = sessionDirOf(dir, id);
+    const rec = readJson<SessionRecord>(path.join(sdir, 'session.json'));
+    assert.equal(rec.ended, 'server_crashed');
+    assert.ok(rec.ended_at);
+    const facts = await recordingFacts(path.join(sdir, 'recording.mkv'));
+    assert.equal(rec.frames_written, facts.video!.packets);
+    assert.ok(rec.audio_seconds > 2, `${id}: ${rec.audio_seconds} s of audio`);
+  }
+  assert.equal(again.logs.filter((l) => l.msg === 'repaired a session left open by a crash').length, 2);
 });

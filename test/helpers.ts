@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { probe } from '../src/media/probe';
+import { packetTimes, probe, type TrackTimes } from '../src/media/probe';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const VIGIL = path.join(REPO, 'bin', 'vigil');
@@ -165,32 +165,17 @@ export function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
 
-export interface TrackFacts {
+export interface TrackFacts extends TrackTimes {
   codec: string;
-  packets: number;
-  /** End of the last packet (pts + duration), seconds. */
-  end: number;
-  /** Sum of packet durations, seconds. */
-  duration: number;
 }
 
 /** Reads a recording back packet by packet with ffprobe: what a reviewer's player would find in it. */
 export async function recordingFacts(file: string): Promise<{ video: TrackFacts | null; audio: TrackFacts | null; decodeErrors: string }> {
-  const info = await probe(file, { countPackets: true });
+  const info = await probe(file);
   const facts = async (kind: 'v' | 'a'): Promise<TrackFacts | null> => {
     const stream = info.streams.find((s) => s.codec_type === (kind === 'v' ? 'video' : 'audio'));
-    if (!stream) return null;
-    const csv = await execText('ffprobe', ['-v', 'error', '-select_streams', kind, '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file]);
-    let end = 0;
-    let duration = 0;
-    for (const line of csv.trim().split('\n')) {
-      const [pts, dur] = line.split(',').map(Number);
-      if (pts === undefined || Number.isNaN(pts)) continue;
-      const d = dur && Number.isFinite(dur) ? dur : 0;
-      end = Math.max(end, pts + d);
-      duration += d;
-    }
-    return { codec: stream.codec_name ?? '?', packets: Number(stream.nb_read_packets ?? 0), end, duration };
+    const times = stream ? await packetTimes(file, kind) : null;
+    return stream && times ? { codec: stream.codec_name ?? '?', ...times } : null;
   };
   const decodeErrors = await execText('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], true);
   return { video: await facts('v'), audio: await facts('a'), decodeErrors: decodeErrors.trim() };

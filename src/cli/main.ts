@@ -78,6 +78,10 @@ interface ServeFlags {
   maxVideoBytes: number;
   maxAudioBytes: number;
   analyzeFps: number;
+  maxCandidates: number;
+  maxPendingPerIp: number;
+  maxMsgRate: number;
+  drainTimeout: number;
 }
 
 interface DetectionFlags {
@@ -172,6 +176,10 @@ async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
     handshakeTimeoutMs: flags.handshakeTimeout * 1000,
     idleTimeoutMs: flags.idleTimeout * 1000,
     limits: { video: flags.maxVideoBytes, audio: flags.maxAudioBytes },
+    maxCandidates: flags.maxCandidates,
+    maxPendingPerAddress: flags.maxPendingPerIp,
+    maxMessagesPerSecond: flags.maxMsgRate,
+    drainTimeoutMs: flags.drainTimeout * 1000,
     analyzer: pool,
     analyzeFps: flags.analyzeFps,
     incidentAfterS: flags.incidentAfter,
@@ -291,6 +299,10 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .option('--handshake-timeout <s>', 'seconds a new connection has to send HELLO', numArg('--handshake-timeout', 0.1, 300), 5)
     .option('--idle-timeout <s>', 'seconds of silence before a candidate is dropped', numArg('--idle-timeout', 1, 3600), 10)
+    .option('--max-candidates <n>', 'candidates at once; more are refused (server_full)', intArg('--max-candidates', 1, 100000), 200)
+    .option('--max-pending-per-ip <n>', 'connections from one address still in their handshake', intArg('--max-pending-per-ip', 1, 100000), 16)
+    .option('--max-msg-rate <n>', 'messages per second per candidate (bursts of twice that pass)', intArg('--max-msg-rate', 10, 100000), 300)
+    .option('--drain-timeout <s>', 'seconds a candidate may leave replies unread', numArg('--drain-timeout', 0.5, 3600), 10)
     .option('--analyze-fps <n>', 'face analyses per second per candidate (latest frame wins)', numArg('--analyze-fps', 0.1, 60), 5)
     .option('--max-video-bytes <n>', 'largest VIDEO_FRAME payload accepted', intArg('--max-video-bytes', 1024, ABSOLUTE_MAX_PAYLOAD), DEFAULT_LIMITS.video)
     .option('--max-audio-bytes <n>', 'largest AUDIO_CHUNK payload accepted', intArg('--max-audio-bytes', 1024, ABSOLUTE_MAX_PAYLOAD), DEFAULT_LIMITS.audio)

@@ -53,3 +53,46 @@ export function parseRate(rate: string | undefined): number | undefined {
   const v = d ? n / d : n;
   return Number.isFinite(v) && v > 0 ? v : undefined;
 }
+
+export interface TrackTimes {
+  packets: number;
+  /** End of the last packet (pts + duration), seconds. */
+  end: number;
+  /** Sum of packet durations, seconds. */
+  duration: number;
+}
+
+/**
+ * Reads a track packet by packet: what a player can actually reach, even in a file cut off mid-write, where
+ * the container's own duration is missing. Null when the file has no such track.
+ */
+export function packetTimes(path: string, track: 'v' | 'a', timeoutMs = 60_000): Promise<TrackTimes | null> {
+  const args = ['-v', 'error', '-select_streams', track, '-show_entries', 'stream=index:packet=pts_time,duration_time', '-of', 'csv=p=0', path];
+  return new Promise((resolve, reject) => {
+    execFile('ffprobe', args, { timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new MediaProbeError(`cannot read ${path}: ${stderr.trim() || err.message}`));
+        return;
+      }
+      const lines = stdout.trim().split('\n').filter(Boolean);
+      let packets = 0;
+      let end = 0;
+      let duration = 0;
+      let hasStream = false;
+      for (const line of lines) {
+        const cells = line.split(',');
+        if (cells.length === 1) {
+          hasStream = true; // the stream=index line
+          continue;
+        }
+        const pts = Number(cells[0]);
+        if (Number.isNaN(pts)) continue;
+        const d = Number(cells[1]);
+        packets++;
+        end = Math.max(end, pts + (Number.isFinite(d) ? d : 0));
+        duration += Number.isFinite(d) ? d : 0;
+      }
+      resolve(hasStream || packets > 0 ? { packets, end, duration } : null);
+    });
+  });
+}

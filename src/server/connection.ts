@@ -24,6 +24,10 @@ export interface ConnectionSettings {
   recorderHighWaterBytes: number;
   /** How far a capture timestamp may run ahead of the session's own clock before it is refused. */
   maxClockLeadMs: number;
+  /** Messages per second a connection may average (bursts of twice that pass). */
+  maxMessagesPerSecond: number;
+  /** Replies may wait unread this long before the candidate is dropped as a slow consumer. */
+  drainTimeoutMs: number;
   analyzer: FrameAnalyzer | null;
   analyzeIntervalMs: number;
   /** While a candidate is not ok, the VERDICT is repeated this often. */
@@ -67,6 +71,10 @@ export class CandidateConnection {
   private lastAudioTs = -Infinity;
   private ended: Promise<void> | null = null;
   private verdictSent: FrameAnalysis['verdict'] | null = null;
+  /** Token bucket for the message rate limit. */
+  private tokens: number;
+  private tokensAt = performance.now();
+  private drainTimer: NodeJS.Timeout | null = null;
   private verdictSentAt = -Infinity;
 
   constructor(
@@ -82,6 +90,21 @@ export class CandidateConnection {
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.onClose());
     this.deadline = setTimeout(() => this.onDeadline(), s.handshakeTimeoutMs);
+    this.tokens = s.maxMessagesPerSecond * 2;
+    socket.on('drain', () => {
+      if (this.drainTimer) clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+    });
+  }
+
+  /** Takes `n` messages from the bucket; false when the connection is over its rate. */
+  private withinRate(n: number): boolean {
+    const rate = this.host.settings.maxMessagesPerSecond;
+    const now = performance.now();
+    this.tokens = Math.min(rate * 2, this.tokens + ((now - this.tokensAt) / 1000) * rate);
+    this.tokensAt = now;
+    this.tokens -= n;
+    return this.tokens >= 0;
   }
 
   get candidateId(): string | null {
@@ -105,6 +128,10 @@ export class CandidateConnection {
     this.session?.countBytes(chunk.length);
     const { messages, error } = this.decoder.push(chunk);
     if (messages.length > 0) this.deadline.refresh();
+    if (!this.withinRate(messages.length)) {
+      this.drop('rate_limited', null, `more than ${this.host.settings.maxMessagesPerSecond} messages a second`);
+      return;
+    }
     for (const m of messages) this.inbox.push(m);
     this.pump();
     if (error) this.drop(error.bye, error, error.message);
@@ -267,6 +294,14 @@ export class CandidateConnection {
     socket.cork();
     for (const part of encodeParts(msg)) socket.write(part);
     socket.uncork();
+    // Replies still queued: the peer has this long to read them (aedes' drain timeout, one timer per connection).
+    if (socket.writableLength > 0 && !this.drainTimer && this.state !== 'closing') {
+      this.drainTimer = setTimeout(() => {
+        this.drainTimer = null;
+        this.drop('slow_consumer', null, `the client has not read its replies for ${this.host.settings.drainTimeoutMs} ms`);
+        this.socket.destroy();
+      }, this.host.settings.drainTimeoutMs);
+    }
     return true;
   }
 
@@ -330,6 +365,7 @@ export class CandidateConnection {
     this.state = 'closed';
     clearTimeout(this.deadline);
     if (this.closeTimer) clearTimeout(this.closeTimer);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
     this.slot?.close();
     if (wasOpen && this.session) void this.endSession(this.session, 'disconnected');
     this.host.released(this);

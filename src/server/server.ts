@@ -19,6 +19,7 @@ import { CandidateConnection, type Admission, type ConnectionHost, type Connecti
 import { ServerEvents, nowIso } from './events';
 import type { FrameAnalyzer } from './frame-slot';
 import { checkToken } from './auth';
+import { repairOrphans } from './repair';
 import { candidateIdProblem, newSessionId } from './ids';
 import { Session } from './session';
 
@@ -45,6 +46,14 @@ export interface ServerOptions {
   closeTimeoutMs?: number;
   /** Unread replies a candidate may leave queued before it is dropped as a slow consumer. Default 1 MiB. */
   maxOutboundBytes?: number;
+  /** Candidates recorded at once; more are refused with server_full. Default 200. */
+  maxCandidates?: number;
+  /** Connections from one address still in their handshake; more are refused. Default 16. */
+  maxPendingPerAddress?: number;
+  /** Messages per second a connection may average, bursts of twice that. Default 300. */
+  maxMessagesPerSecond?: number;
+  /** Unread replies older than this drop the candidate as a slow consumer. Default 10000. */
+  drainTimeoutMs?: number;
   /** Recorder backlog at which reading from that candidate pauses. Default 8 MiB. */
   recorderHighWaterBytes?: number;
   analyzer?: FrameAnalyzer | null;
@@ -79,6 +88,8 @@ export class VigilServer implements ConnectionHost {
   private readonly connections = new Set<CandidateConnection>();
   /** Candidate id -> its connection, from the moment its HELLO is accepted for admission. */
   private readonly byId = new Map<string, CandidateConnection>();
+  private readonly pendingByIp = new Map<string, number>();
+  private readonly pendingOf = new Map<CandidateConnection, string>();
   private readonly endings = new Set<Promise<void>>();
   private readonly drops: Partial<Record<ByeReasonName, number>> = {};
   private readonly startedAt = new Date();
@@ -101,6 +112,8 @@ export class VigilServer implements ConnectionHost {
       maxOutboundBytes: opts.maxOutboundBytes ?? 1024 * 1024,
       recorderHighWaterBytes: opts.recorderHighWaterBytes ?? 8 * 1024 * 1024,
       maxClockLeadMs: 10_000,
+      maxMessagesPerSecond: opts.maxMessagesPerSecond ?? 300,
+      drainTimeoutMs: opts.drainTimeoutMs ?? 10_000,
       analyzer: opts.analyzer ?? null,
       analyzeIntervalMs: 1000 / (opts.analyzeFps ?? 5),
       verdictRepeatMs: opts.verdictRepeatMs ?? 3_000,
@@ -128,6 +141,7 @@ export class VigilServer implements ConnectionHost {
 
   /** Binds the candidate port and the admin socket; resolves with the bound TCP address. */
   async listen(): Promise<{ host: string; port: number }> {
+    await repairOrphans(this.opts.recordDir, this.log);
     if (this.opts.adminSocket) {
       this.admin = new AdminServer(this.opts.adminSocket, this, this.log.child({ part: 'admin' }));
       await this.admin.listen();
@@ -165,7 +179,23 @@ export class VigilServer implements ConnectionHost {
     const log = this.log.child({ conn: this.nextConnId++, remote: `${socket.remoteAddress}:${socket.remotePort}` });
     const conn = new CandidateConnection(socket, this, log);
     this.connections.add(conn);
+    const ip = socket.remoteAddress ?? '?';
+    const pending = (this.pendingByIp.get(ip) ?? 0) + 1;
+    this.pendingByIp.set(ip, pending);
+    this.pendingOf.set(conn, ip);
     log.debug('connected');
+    const max = this.opts.maxPendingPerAddress ?? 16;
+    if (pending > max) conn.drop('too_many_unauthenticated', null, `${ip} already has ${max} connections that have not finished their handshake`);
+  }
+
+  /** A connection leaves the per-address count of handshakes in progress (once admitted, or once closed). */
+  private settle(conn: CandidateConnection): void {
+    const ip = this.pendingOf.get(conn);
+    if (ip === undefined) return;
+    this.pendingOf.delete(conn);
+    const n = (this.pendingByIp.get(ip) ?? 1) - 1;
+    if (n > 0) this.pendingByIp.set(ip, n);
+    else this.pendingByIp.delete(ip);
   }
 
   async admit(conn: CandidateConnection, hello: HelloMessage): Promise<Admission> {
@@ -174,6 +204,10 @@ export class VigilServer implements ConnectionHost {
     if (idProblem) return { ok: false, reason: 'invalid_hello', text: `invalid candidate id ${JSON.stringify(hello.candidateId)}: ${idProblem}` };
     const mediaProblem = helloMediaProblem(hello);
     if (mediaProblem) return { ok: false, reason: 'invalid_hello', text: mediaProblem };
+    const maxCandidates = this.opts.maxCandidates ?? 200;
+    if (this.byId.size >= maxCandidates && !this.byId.has(hello.candidateId)) {
+      return { ok: false, reason: 'server_full', text: `the server takes ${maxCandidates} candidates at once; try again later` };
+    }
     if (this.opts.auth === 'tokens') {
       // Checked before anything else about the id, so a failed login never disturbs a session with that id.
       const check = await checkToken(this.secret!, hello.token, hello.candidateId);
@@ -210,6 +244,7 @@ export class VigilServer implements ConnectionHost {
   }
 
   welcomed(conn: CandidateConnection, session: Session): void {
+    this.settle(conn);
     conn.log.info(
       { id: session.id, session: session.init.sessionId, video: conn.hello!.video, audio: conn.hello!.audio, client: conn.hello!.clientVersion },
       'candidate joined',
@@ -256,6 +291,7 @@ export class VigilServer implements ConnectionHost {
 
   released(conn: CandidateConnection): void {
     this.connections.delete(conn);
+    this.settle(conn);
     // A connection refused or dropped before its session opened still holds its id reservation.
     if (!conn.session && conn.candidateId && this.byId.get(conn.candidateId) === conn) this.byId.delete(conn.candidateId);
     conn.log.debug('closed');
