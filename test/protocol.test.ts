@@ -166,7 +166,7 @@ describe('protocol errors', () => {
           assert.ok(d.bufferedBytes <= 6 + 4096);
         }
       }),
-      { numRuns: 20_000 },
+      { numRuns: 60_000 },
     );
   });
 
@@ -181,7 +181,7 @@ describe('protocol errors', () => {
         if (r.error) assert.ok(r.error instanceof ProtocolError);
         else assert.equal(r.messages.length, 1);
       }),
-      { numRuns: 20_000 },
+      { numRuns: 50_000 },
     );
   });
 });
