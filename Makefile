@@ -42,6 +42,8 @@ bench: build
 	node dist/bench/protocol.js
 	node dist/bench/ingest.js
 	node dist/bench/detect.js
+	node dist/bench/hostile.js
+	node dist/bench/fuzz.js
 
 clean:
 	rm -rf dist
