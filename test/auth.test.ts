@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { AdminClient } from '../src/admin/client';
@@ -74,12 +74,15 @@ test('a failed login leaves the session alone; a valid one with the same id supe
   const old = await first.done;
   assert.equal(old.code, 4);
   assert.match(old.stdout, /^BYE superseded: a new connection logged in as alice from 127\.0\.0\.1:\d+$/m);
-  await sleep(500);
+  // The new login continues the same session and recording.
+  await sleep(1500);
   const now = (await admin.status()).candidates;
   assert.equal(now.length, 1);
-  assert.notEqual(now[0]!.session_id, before.session_id);
+  assert.equal(now[0]!.session_id, before.session_id);
+  assert.ok(now[0]!.frames_received > after.frames_received + 10, 'frames from the new connection are recorded');
   second.proc.kill('SIGINT');
   assert.equal((await second.done).code, 130);
+  assert.equal(readdirSync(path.join(dir, 'alice')).length, 1, 'one session folder');
 });
 
 test('a secret file others can read is refused', async (t) => {

@@ -46,7 +46,7 @@ describe('vigil serve', () => {
   test('SIGTERM tells every candidate and finalises every recording', { timeout: 30_000 }, async (t) => {
     const dir = tempDir(t);
     const server = await startServer(t, dir);
-    const c = runVigil(t, clientArgs(server.port, 'term', video('candidate-ok.mp4'), audio('speech-16k-mono.wav')));
+    const c = runVigil(t, clientArgs(server.port, 'term', video('candidate-ok.mp4'), audio('speech-16k-mono.wav'), ['--reconnect', '0']));
     await c.waitForLine(/^WELCOME/);
     await sleep(2000);
     const exit = await server.stop('SIGTERM');

@@ -6,7 +6,7 @@ import { audio, clientArgs, readJson, recordingFacts, runVigil, sessionDirOf, sl
 
 test('a client killed mid-stream: its recording is finalised and readable; the other two are complete', { timeout: 60_000 }, async (t) => {
   const dir = tempDir(t);
-  const server = await startServer(t, dir);
+  const server = await startServer(t, dir, ['--resume-window', '1']);
   const a = runVigil(t, clientArgs(server.port, 'steady-a', video('megamind-clip.mp4'), audio('silence-10s.wav')));
   const victim = runVigil(t, clientArgs(server.port, 'victim', video('candidate-ok.mp4'), audio('speech-16k-mono.wav')));
   const c = runVigil(t, clientArgs(server.port, 'steady-c', video('megamind-clip.mp4'), audio('speech-silence-speech.wav')));
@@ -39,8 +39,8 @@ test('the server killed with SIGKILL: every recording is readable up to at most 
   const server = await startServer(t, dir);
   const ids = ['k1', 'k2'];
   const runs = [
-    runVigil(t, clientArgs(server.port, 'k1', video('candidate-ok.mp4'), audio('speech-16k-mono.wav'))),
-    runVigil(t, clientArgs(server.port, 'k2', video('candidate-incidents.mp4'), audio('speech-44k-stereo.wav'))),
+    runVigil(t, clientArgs(server.port, 'k1', video('candidate-ok.mp4'), audio('speech-16k-mono.wav'), ['--reconnect', '0'])),
+    runVigil(t, clientArgs(server.port, 'k2', video('candidate-incidents.mp4'), audio('speech-44k-stereo.wav'), ['--reconnect', '0'])),
   ];
   const welcomed = await Promise.all(runs.map((r) => r.waitForLine(/^WELCOME/).then(() => performance.now())));
   await sleep(4200);

@@ -27,8 +27,18 @@ const FIXTURES: Array<{ name: string; msg: Message; hex: string }> = [
   },
   {
     name: 'WELCOME',
-    msg: { type: 'welcome', sessionId: 's1', mode: 'both', limits: { video: 2097152, audio: 262144, control: 16384 }, idleTimeoutMs: 10000 },
-    hex: '5602' + '00000015' + '0002' + '7331' + '03' + '00200000' + '00040000' + '00004000' + '00002710',
+    msg: {
+      type: 'welcome',
+      sessionId: 's1',
+      mode: 'both',
+      limits: { video: 2097152, audio: 262144, control: 16384 },
+      idleTimeoutMs: 10000,
+      resumed: true,
+      lastVideoSeq: 41,
+      lastAudioSeq: -1,
+      resumeAtMs: 2800,
+    },
+    hex: '5602' + '00000026' + '0002' + '7331' + '03' + '00200000' + '00040000' + '00004000' + '00002710' + '01' + '0000002a' + '00000000' + '40a5e00000000000',
   },
   {
     name: 'VIDEO_FRAME',

@@ -79,6 +79,7 @@ interface ServeFlags {
   maxAudioBytes: number;
   analyzeFps: number;
   maxCandidates: number;
+  resumeWindow: number;
   maxPendingPerIp: number;
   maxMsgRate: number;
   drainTimeout: number;
@@ -177,6 +178,7 @@ async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
     idleTimeoutMs: flags.idleTimeout * 1000,
     limits: { video: flags.maxVideoBytes, audio: flags.maxAudioBytes },
     maxCandidates: flags.maxCandidates,
+    resumeWindowMs: flags.resumeWindow * 1000,
     maxPendingPerAddress: flags.maxPendingPerIp,
     maxMessagesPerSecond: flags.maxMsgRate,
     drainTimeoutMs: flags.drainTimeout * 1000,
@@ -220,6 +222,8 @@ interface ClientFlags {
   fps?: number;
   quality: number;
   loop: boolean;
+  reconnect: number;
+  buffer: number;
 }
 
 async function client(flags: ClientFlags): Promise<number> {
@@ -265,10 +269,13 @@ async function client(flags: ClientFlags): Promise<number> {
     loop: flags.loop,
     print,
     signal,
+    reconnectForMs: flags.reconnect * 1000,
+    bufferSeconds: flags.buffer,
   });
   const r = await c.run();
   dispose();
-  const summary = `sent ${r.videoFramesSent} video frames and ${r.audioChunksSent} audio chunks (${r.audioSecondsSent.toFixed(2)} s) in ${r.elapsedS.toFixed(1)} s, ${r.warnings} warning(s)`;
+  const extra = r.reconnects || r.lost ? `, ${r.reconnects} reconnect(s), ${r.lost} lost` : '';
+  const summary = `sent ${r.videoFramesSent} video frames and ${r.audioChunksSent} audio chunks (${r.audioSecondsSent.toFixed(2)} s) in ${r.elapsedS.toFixed(1)} s, ${r.warnings} warning(s)${extra}`;
   if (r.exitCode === ClientExit.ok) print(`${r.reason}; ${summary}`);
   else {
     print(summary);
@@ -299,6 +306,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .option('--handshake-timeout <s>', 'seconds a new connection has to send HELLO', numArg('--handshake-timeout', 0.1, 300), 5)
     .option('--idle-timeout <s>', 'seconds of silence before a candidate is dropped', numArg('--idle-timeout', 1, 3600), 10)
+    .option('--resume-window <s>', 'seconds a candidate whose connection died may resume the same session (0: never)', numArg('--resume-window', 0, 3600), 30)
     .option('--max-candidates <n>', 'candidates at once; more are refused (server_full)', intArg('--max-candidates', 1, 100000), 200)
     .option('--max-pending-per-ip <n>', 'connections from one address still in their handshake', intArg('--max-pending-per-ip', 1, 100000), 16)
     .option('--max-msg-rate <n>', 'messages per second per candidate (bursts of twice that pass)', intArg('--max-msg-rate', 10, 100000), 300)
@@ -324,6 +332,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--fps <n>', 'frames per second sent (default: the file\'s)', numArg('--fps', 0.5, 120))
     .option('--quality <1-100>', 'JPEG quality', intArg('--quality', 1, 100), 80)
     .option('--loop', 'start the files again when they end, until stopped', false)
+    .option('--reconnect <s>', 'keep reconnecting this long after losing the server (0: exit at once)', numArg('--reconnect', 0, 86400), 60)
+    .option('--buffer <s>', 'seconds of media kept to resend after a reconnect', numArg('--buffer', 0, 120), 10)
     .action((flags: ClientFlags) => run(client(flags)));
 
   program

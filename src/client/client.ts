@@ -47,6 +47,10 @@ export interface ClientOptions {
   /** One line per event a candidate should see. */
   print: (line: string) => void;
   signal?: AbortSignal;
+  /** Keep trying to reconnect for this long after losing the server; 0 gives up at once. Default 60000. */
+  reconnectForMs?: number;
+  /** Media kept for resending after a reconnect, in seconds of capture time. Default 10. */
+  bufferSeconds?: number;
 }
 
 export const ClientExit = {
@@ -67,6 +71,10 @@ export interface ClientResult {
   audioSecondsSent: number;
   warnings: number;
   elapsedS: number;
+  /** Connections made after the first. */
+  reconnects: number;
+  /** Captured messages that never reached the server (outside the buffer, or dropped for a new session). */
+  lost: number;
 }
 
 const VERDICT_LINES: Record<VerdictName, string> = {
@@ -92,24 +100,63 @@ class ClientStop extends Error {
   }
 }
 
+/** BYE reasons after which trying again cannot help, or must not: the server or the proctor decided. */
+const FINAL_BYES: ReadonlySet<string> = new Set([
+  'kicked',
+  'auth_failed',
+  'invalid_hello',
+  'unsupported_version',
+  'superseded',
+  'protocol_error',
+  'message_too_large',
+  'id_in_use',
+]);
+
+type Kind = 'video' | 'audio';
+
+interface Captured {
+  kind: Kind;
+  seq: number;
+  timestampMs: number;
+  data: Buffer;
+  sent: boolean;
+}
+
 /**
- * The headless candidate: one TCP connection, HELLO, then video and audio paced at real time on independent
- * clocks sharing one origin, never waiting for the server between frames.
+ * The headless candidate: HELLO, then video and audio paced at real time on independent clocks sharing one
+ * origin, never waiting for the server between frames. When the connection drops for any reason but a final one
+ * (a kick, a refused token), it reconnects with exponential backoff and jitter, resumes the same session and
+ * resends from what the server says it last recorded; capture goes on meanwhile into a bounded buffer.
  */
 export class CandidateClient {
   private socket: net.Socket | null = null;
-  private readonly decoder = new Decoder();
+  private decoder = new Decoder();
   private mode: ModeName = 'both';
-  private videoSeq = 0;
-  private audioSeq = 0;
-  private audioSamples = 0;
+  private connected = false;
+  private readonly seq: Record<Kind, number> = { video: 0, audio: 0 };
+  private readonly sentCount: Record<Kind, number> = { video: 0, audio: 0 };
+  private audioSamplesSent = 0;
+  /** Captured media, oldest first, kept `bufferSeconds` back for resending after a reconnect. */
+  private buffer: Captured[] = [];
+  private bufferedBytes = 0;
+  private lost = 0;
+  /** Capture time subtracted from timestamps: non-zero after a reconnect had to start a new session. */
+  private tsOffsetMs = 0;
+  private lastCaptureMs = 0;
   private warnings = 0;
+  private reconnects = 0;
   private readonly streaming = new AbortController();
   private welcome: { resolve: (m: WelcomeMessage) => void; reject: (e: Error) => void } | null = null;
   private finalBye: ((m: ByeMessage) => void) | null = null;
   private stopReason: ClientStop | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
   private readonly started = performance.now();
+  /** The server's per-kind limits from WELCOME; checked before sending so an oversized frame is explained here. */
+  private limits: WelcomeMessage['limits'] | null = null;
+  private welcomed = false;
+  private verdict: VerdictName = 'unknown';
+  private reconnecting: Promise<void> | null = null;
+  private closingDown = false;
 
   constructor(private readonly opts: ClientOptions) {}
 
@@ -117,14 +164,11 @@ export class CandidateClient {
     const onAbort = (): void => this.stop(new ClientStop(ClientExit.interrupted, 'interrupted'));
     this.opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await this.connect();
-      const welcome = await this.handshake();
-      this.welcomed = true;
-      this.opts.print(`WELCOME session ${welcome.sessionId} (mode ${welcome.mode})`);
-      this.mode = welcome.mode;
-      this.limits = welcome.limits;
-      this.startPings(welcome.idleTimeoutMs);
+      await this.open(false);
       await this.stream();
+      if (this.stopReason) throw this.stopReason;
+      // Media done; if the link is down, wait for the reconnect (and its resend) before saying goodbye.
+      if (this.reconnecting) await this.reconnecting;
       if (this.stopReason) throw this.stopReason;
       const bye = await this.goodbye('normal', 'all media sent');
       return this.result(ClientExit.ok, `done: server ${bye.text || 'confirmed'}`);
@@ -132,12 +176,13 @@ export class CandidateClient {
       const stop = err instanceof ClientStop ? err : new ClientStop(ClientExit.connection, (err as Error).message);
       // Stopped on this side with the connection still up: say goodbye so the server finalises the recording now.
       const ownStop = stop.exitCode === ClientExit.interrupted || stop.exitCode === ClientExit.usage;
-      if (ownStop && this.welcomed && this.socket && !this.socket.destroyed) {
+      if (ownStop && this.connected && this.socket && !this.socket.destroyed) {
         const bye = await this.goodbye('normal', stop.message).catch(() => null);
         return this.result(stop.exitCode, bye ? `${stop.message}; server ${bye.text}` : stop.message);
       }
       return this.result(stop.exitCode, stop.message);
     } finally {
+      this.closingDown = true;
       this.opts.signal?.removeEventListener('abort', onAbort);
       if (this.pingTimer) clearInterval(this.pingTimer);
       this.socket?.destroy();
@@ -149,19 +194,17 @@ export class CandidateClient {
     return {
       exitCode,
       reason,
-      videoFramesSent: this.videoSeq,
-      audioChunksSent: this.audioSeq,
-      audioSecondsSent: audio ? this.audioSamples / audio.format.sampleRate : 0,
+      videoFramesSent: this.sentCount.video,
+      audioChunksSent: this.sentCount.audio,
+      audioSecondsSent: audio ? this.audioSamplesSent / audio.format.sampleRate : 0,
       warnings: this.warnings,
       elapsedS: (performance.now() - this.started) / 1000,
+      reconnects: this.reconnects,
+      lost: this.lost + this.buffer.filter((c) => !c.sent).length,
     };
   }
 
-  /** The server's per-kind limits from WELCOME; checked before sending so an oversized frame is explained here. */
-  private limits: WelcomeMessage['limits'] | null = null;
-  private welcomed = false;
-  private verdict: VerdictName = 'unknown';
-
+  /** A final stop: streaming ends and the client exits with this reason. */
   private stop(reason: ClientStop): void {
     this.stopReason ??= reason;
     this.streaming.abort();
@@ -169,21 +212,62 @@ export class CandidateClient {
     this.welcome = null;
   }
 
+  /** Connects and shakes hands; on a resume, resends what the server did not get. */
+  private async open(isReconnect: boolean): Promise<void> {
+    await this.connect();
+    const welcome = await this.handshake();
+    this.welcomed = true;
+    this.limits = welcome.limits;
+    if (!isReconnect) {
+      this.opts.print(`WELCOME session ${welcome.sessionId} (mode ${welcome.mode}${welcome.resumed ? ', continuing an earlier connection' : ''})`);
+      if (welcome.resumed) {
+        // This process takes over a session another connection started: continue its numbering and timeline.
+        this.seq.video = welcome.lastVideoSeq + 1;
+        this.seq.audio = welcome.lastAudioSeq + 1;
+        this.tsOffsetMs = -welcome.resumeAtMs;
+      }
+    } else if (welcome.resumed) {
+      this.opts.print(`RESUMED session ${welcome.sessionId}`);
+    } else {
+      // The old session is gone (the server restarted, or the window ran out): start a new timeline.
+      this.opts.print(`WELCOME session ${welcome.sessionId} (a new session: the previous one could not be resumed)`);
+      this.lost += this.buffer.filter((c) => !c.sent).length;
+      this.buffer = [];
+      this.bufferedBytes = 0;
+      this.seq.video = 0;
+      this.seq.audio = 0;
+      this.tsOffsetMs = this.lastCaptureMs;
+    }
+    this.mode = welcome.mode;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.startPings(welcome.idleTimeoutMs);
+    if (welcome.resumed && isReconnect) {
+      const last: Record<Kind, number> = { video: welcome.lastVideoSeq, audio: welcome.lastAudioSeq };
+      for (const c of this.buffer) {
+        if (c.seq > last[c.kind]) this.transmit(c);
+      }
+    }
+    this.connected = true;
+  }
+
   private connect(): Promise<void> {
     const { host, port } = this.opts;
     const timeoutMs = this.opts.connectTimeoutMs ?? 5_000;
     const useTls = this.opts.tls ?? null;
+    this.decoder = new Decoder();
     return new Promise((resolve, reject) => {
       const socket = useTls
         ? tls.connect({ host, port, ...(useTls.ca ? { ca: useTls.ca } : {}), ...(net.isIP(host) ? {} : { servername: host }), minVersion: 'TLSv1.2' })
         : net.connect({ host, port });
       this.socket = socket;
+      let up = false;
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ClientStop(ClientExit.connection, `cannot connect to ${host}:${port}: no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       socket.once(useTls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
+        up = true;
         socket.setNoDelay(true);
         resolve();
       });
@@ -195,12 +279,62 @@ export class CandidateClient {
             : /certificate|self[- ]signed|CERT_|UNABLE_TO_VERIFY/i.test(`${err.code} ${err.message}`)
               ? `the server's TLS certificate is not trusted (${err.message}); pass its CA with --tls-ca`
               : err.message;
-        reject(new ClientStop(ClientExit.connection, `cannot connect to ${host}:${port}: ${why}`));
-        this.stop(new ClientStop(ClientExit.connection, `the server went away (${err.message})`));
+        if (!up) reject(new ClientStop(ClientExit.connection, `cannot connect to ${host}:${port}: ${why}`));
+        else this.onLost(socket, `the server went away (${err.message})`);
       });
-      socket.on('data', (chunk: Buffer) => this.onData(chunk));
-      socket.on('close', () => this.stop(new ClientStop(ClientExit.connection, 'the server went away (it closed the connection without a BYE)')));
+      socket.on('data', (chunk: Buffer) => {
+        if (this.socket === socket) this.onData(chunk);
+      });
+      socket.on('close', () => {
+        clearTimeout(timer);
+        if (up) this.onLost(socket, 'the server went away (it closed the connection without a BYE)');
+      });
     });
+  }
+
+  /** The connection died without a final BYE: reconnect if allowed, else stop. */
+  private onLost(socket: net.Socket, why: string): void {
+    if (socket !== this.socket || this.stopReason || this.closingDown) return;
+    if (this.finalBye) return; // goodbye() reports its own failure
+    this.connected = false;
+    this.welcome?.reject(new ClientStop(ClientExit.connection, why));
+    this.welcome = null;
+    if (!this.welcomed || (this.opts.reconnectForMs ?? 60_000) <= 0) {
+      this.stop(new ClientStop(ClientExit.connection, why));
+      return;
+    }
+    this.reconnecting ??= this.reconnect(why).finally(() => (this.reconnecting = null));
+  }
+
+  /** Exponential backoff with full jitter, capped at 10 s, for at most `reconnectForMs`. */
+  private async reconnect(why: string): Promise<void> {
+    const deadline = performance.now() + (this.opts.reconnectForMs ?? 60_000);
+    this.opts.print(`DISCONNECTED ${why}; reconnecting`);
+    for (let attempt = 1; !this.stopReason; attempt++) {
+      const base = Math.min(10_000, 250 * 2 ** (attempt - 1));
+      const delay = Math.round(base / 2 + Math.random() * (base / 2));
+      if (performance.now() + delay > deadline) {
+        this.stop(new ClientStop(ClientExit.connection, `${why}; gave up reconnecting after ${Math.round((this.opts.reconnectForMs ?? 60_000) / 1000)} s`));
+        return;
+      }
+      this.opts.print(`RECONNECT attempt ${attempt} in ${(delay / 1000).toFixed(1)} s`);
+      try {
+        await sleep(delay, undefined, { signal: this.streaming.signal });
+      } catch {
+        return;
+      }
+      try {
+        await this.open(true);
+        this.reconnects++;
+        return;
+      } catch (err) {
+        if (err instanceof ClientStop && err.exitCode === ClientExit.refused) {
+          this.stop(err);
+          return;
+        }
+        this.socket?.destroy();
+      }
+    }
   }
 
   private handshake(): Promise<WelcomeMessage> {
@@ -266,8 +400,15 @@ export class CandidateClient {
         }
         this.opts.print(`BYE ${m.reason}: ${m.text}`);
         const refused = this.welcome !== null;
+        if (!FINAL_BYES.has(m.reason) && this.welcomed && (this.opts.reconnectForMs ?? 60_000) > 0) {
+          // The server asked us to go for now (shutting down, idle, full): the close that follows reconnects.
+          return;
+        }
         const code = refused ? ClientExit.refused : ClientExit.closedByServer;
-        this.stop(new ClientStop(code, refused ? `refused by the server (${m.reason}): ${m.text}` : `closed by the server (${m.reason}): ${m.text}`));
+        const stop = new ClientStop(code, refused ? `refused by the server (${m.reason}): ${m.text}` : `closed by the server (${m.reason}): ${m.text}`);
+        this.welcome?.reject(stop);
+        this.welcome = null;
+        this.stop(stop);
         return;
       }
       default:
@@ -285,15 +426,17 @@ export class CandidateClient {
 
   private startPings(idleTimeoutMs: number): void {
     let nonce = 0;
-    this.pingTimer = setInterval(() => this.send({ type: 'ping', nonce: nonce++ >>> 0 }), Math.max(500, idleTimeoutMs / 3));
+    this.pingTimer = setInterval(() => {
+      if (this.connected) this.send({ type: 'ping', nonce: nonce++ >>> 0 });
+    }, Math.max(500, idleTimeoutMs / 3));
     this.pingTimer.unref();
   }
 
   /** Waits until the socket's queue is short again, so a stalled server slows us instead of filling memory. */
   private async writable(): Promise<void> {
-    const socket = this.socket!;
+    const socket = this.socket;
     const max = this.opts.maxQueuedBytes ?? 4 * 1024 * 1024;
-    while (socket.writableLength > max && !socket.destroyed) {
+    while (socket && this.connected && socket.writableLength > max && !socket.destroyed) {
       await new Promise<void>((resolve) => {
         const done = (): void => {
           socket.off('drain', done);
@@ -322,6 +465,33 @@ export class CandidateClient {
     return !this.streaming.signal.aborted;
   }
 
+  /** Sends one captured message, if connected. */
+  private transmit(c: Captured): void {
+    if (!this.connected && !this.socket) return;
+    if (c.kind === 'video') this.send({ type: 'video_frame', seq: c.seq, timestampMs: c.timestampMs, jpeg: c.data });
+    else this.send({ type: 'audio_chunk', seq: c.seq, timestampMs: c.timestampMs, pcm: c.data });
+    if (!c.sent) {
+      c.sent = true;
+      this.sentCount[c.kind]++;
+      if (c.kind === 'audio' && this.opts.audio) this.audioSamplesSent += c.data.length / 2 / this.opts.audio.format.channels;
+    }
+  }
+
+  /** Takes one captured item: numbers it, keeps it in the resend buffer, sends it now if the link is up. */
+  private capture(kind: Kind, captureMs: number, data: Buffer): void {
+    this.lastCaptureMs = Math.max(this.lastCaptureMs, captureMs);
+    const c: Captured = { kind, seq: this.seq[kind]++, timestampMs: Math.max(0, captureMs - this.tsOffsetMs), data, sent: false };
+    this.buffer.push(c);
+    this.bufferedBytes += data.length;
+    const keepFrom = captureMs - this.tsOffsetMs - (this.opts.bufferSeconds ?? 10) * 1000;
+    while (this.buffer.length > 0 && (this.buffer[0]!.timestampMs < keepFrom || this.bufferedBytes > 64 * 1024 * 1024)) {
+      const old = this.buffer.shift()!;
+      this.bufferedBytes -= old.data.length;
+      if (!old.sent) this.lost++;
+    }
+    if (this.connected) this.transmit(c);
+  }
+
   private async stream(): Promise<void> {
     const origin = performance.now();
     const { video, audio } = this.opts;
@@ -335,15 +505,12 @@ export class CandidateClient {
             this.stop(new ClientStop(ClientExit.usage, `a ${jpeg.length}-byte JPEG exceeds the server's limit of ${this.limits.video - 12} bytes; lower --quality, --width or --height`));
             return;
           }
-          this.send({ type: 'video_frame', seq: this.videoSeq++, timestampMs: ts, jpeg });
+          this.capture('video', ts, jpeg);
         }),
       audio &&
         this.pace(origin, () => audio.chunks(this.opts.audioChunkMs ?? 40), (_, before) => (before * 1000) / audio.format.sampleRate,
           () => modeIncludesAudio(this.mode),
-          (pcm, ts) => {
-            this.send({ type: 'audio_chunk', seq: this.audioSeq++, timestampMs: ts, pcm });
-            this.audioSamples += samplesOf(pcm);
-          },
+          (pcm, ts) => this.capture('audio', ts, pcm),
           samplesOf,
         ),
     ]);

@@ -34,6 +34,11 @@ export class IncidentTracker {
     return this.current;
   }
 
+  /** An id for an incident tracked elsewhere (a disconnection), unique within this session's timeline. */
+  allocateId(): number {
+    return this.nextId++;
+  }
+
   update(t: number, verdict: FaceVerdict, confidence: number): IncidentEvent[] {
     this.lastT = Math.max(this.lastT, t);
     if (verdict === this.stable) {

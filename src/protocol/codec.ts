@@ -69,6 +69,8 @@ export function encodeParts(msg: Message): Buffer[] {
       kind = Kind.WELCOME;
       w.str(msg.sessionId).u8(Mode[msg.mode]);
       w.u32(msg.limits.video).u32(msg.limits.audio).u32(msg.limits.control).u32(msg.idleTimeoutMs);
+      // Sequence numbers travel as seq + 1, so 0 means "none received yet".
+      w.u8(msg.resumed ? 1 : 0).u32(msg.lastVideoSeq + 1).u32(msg.lastAudioSeq + 1).f64(msg.resumeAtMs);
       break;
     case 'video_frame':
       kind = Kind.VIDEO_FRAME;
@@ -166,8 +168,13 @@ export function decodePayload(kind: KindCode, payload: Buffer): Message {
       if (!mode) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `WELCOME mode ${modeCode} is not 1, 2 or 3`);
       const limits = { video: r.u32('video_limit'), audio: r.u32('audio_limit'), control: r.u32('control_limit') };
       const idleTimeoutMs = r.u32('idle_timeout_ms');
+      const resumedFlag = r.u8('resumed');
+      if (resumedFlag > 1) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `WELCOME resumed flag ${resumedFlag} is not 0 or 1`);
+      const lastVideoSeq = r.u32('last_video_seq') - 1;
+      const lastAudioSeq = r.u32('last_audio_seq') - 1;
+      const resumeAtMs = timestamp(r, 'resume_at', 'WELCOME');
       r.end();
-      return { type: 'welcome', sessionId, mode, limits, idleTimeoutMs };
+      return { type: 'welcome', sessionId, mode, limits, idleTimeoutMs, resumed: resumedFlag === 1, lastVideoSeq, lastAudioSeq, resumeAtMs };
     }
     case Kind.VIDEO_FRAME: {
       const r = new FieldReader(payload, 'VIDEO_FRAME');

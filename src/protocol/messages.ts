@@ -38,6 +38,16 @@ export interface WelcomeMessage {
   limits: WireLimits;
   /** The server closes a connection that sends nothing for this long; clients PING well inside it. */
   idleTimeoutMs: number;
+  /** True when this connection continues an earlier session (same session id, same recording). */
+  resumed: boolean;
+  /** On resume: the last sequence numbers the server recorded, so the client resends what came after. -1: none. */
+  lastVideoSeq: number;
+  lastAudioSeq: number;
+  /**
+   * On resume: the session's clock in ms. A client process that did not start the session (a new login that
+   * took it over) numbers its timestamps from here so the recording's timeline runs on.
+   */
+  resumeAtMs: number;
 }
 
 export interface VideoFrameMessage {

@@ -34,16 +34,18 @@ export interface ConnectionSettings {
   verdictRepeatMs: number;
 }
 
-export type Admission = { ok: true; session: Session } | { ok: false; reason: ByeReasonName; text: string };
+export type Admission = { ok: true; session: Session; resumed: boolean } | { ok: false; reason: ByeReasonName; text: string };
 
 /** What a connection needs from the server that owns it; kept narrow so the two stay separable. */
 export interface ConnectionHost {
   readonly settings: ConnectionSettings;
   admit(conn: CandidateConnection, hello: HelloMessage): Promise<Admission>;
-  welcomed(conn: CandidateConnection, session: Session): void;
+  welcomed(conn: CandidateConnection, session: Session, resumed: boolean): void;
   released(conn: CandidateConnection): void;
   dropped(conn: CandidateConnection, reason: ByeReasonName, error: ProtocolError | null, message: string): void;
   sessionEnded(conn: CandidateConnection, session: Session, ended: string): Promise<void>;
+  /** The connection died under a live session: the server may keep the session for a resume. */
+  sessionLost(conn: CandidateConnection, session: Session, why: string): void;
   publish(event: ServerEvent): void;
 }
 
@@ -67,8 +69,6 @@ export class CandidateConnection {
   private deadline: NodeJS.Timeout;
   private closeTimer: NodeJS.Timeout | null = null;
   private slot: LatestFrameSlot | null = null;
-  private lastVideoTs = -Infinity;
-  private lastAudioTs = -Infinity;
   private ended: Promise<void> | null = null;
   private verdictSent: FrameAnalysis['verdict'] | null = null;
   /** Token bucket for the message rate limit. */
@@ -167,7 +167,10 @@ export class CandidateConnection {
         if (msg.jpeg.length < 4 || msg.jpeg.readUInt16BE(0) !== JPEG_SOI) {
           throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `VIDEO_FRAME ${msg.seq} is not a JPEG image`);
         }
-        this.lastVideoTs = this.checkTimestamp('VIDEO_FRAME', msg.timestampMs, this.lastVideoTs);
+        // A resumed client resends from what the server last recorded; anything older is a harmless repeat.
+        if (msg.seq <= session.lastVideoSeq) return;
+        session.lastVideoTs = this.checkTimestamp('VIDEO_FRAME', msg.timestampMs, session.lastVideoTs);
+        session.lastVideoSeq = msg.seq;
         session.recordVideo(msg.timestampMs, msg.jpeg);
         this.slot?.offer(msg.jpeg, msg.timestampMs);
         return;
@@ -178,7 +181,9 @@ export class CandidateConnection {
         if (msg.pcm.length % (2 * audio.channels) !== 0) {
           throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `AUDIO_CHUNK ${msg.seq} is not a whole number of ${audio.channels}-channel samples`);
         }
-        this.lastAudioTs = this.checkTimestamp('AUDIO_CHUNK', msg.timestampMs, this.lastAudioTs);
+        if (msg.seq <= session.lastAudioSeq) return;
+        session.lastAudioTs = this.checkTimestamp('AUDIO_CHUNK', msg.timestampMs, session.lastAudioTs);
+        session.lastAudioSeq = msg.seq;
         session.recordAudio(msg.timestampMs, msg.pcm);
         return;
       }
@@ -235,9 +240,13 @@ export class CandidateConnection {
           mode: admission.session.mode,
           limits: s.limits,
           idleTimeoutMs: s.idleTimeoutMs,
+          resumed: admission.resumed,
+          lastVideoSeq: admission.session.lastVideoSeq,
+          lastAudioSeq: admission.session.lastAudioSeq,
+          resumeAtMs: admission.resumed ? Math.max(admission.session.ageMs, admission.session.lastVideoTs, admission.session.lastAudioTs) : 0,
         });
         this.deadline.refresh();
-        this.host.welcomed(this, admission.session);
+        this.host.welcomed(this, admission.session, admission.resumed);
         this.socket.resume();
         this.pump();
       },
@@ -334,7 +343,19 @@ export class CandidateConnection {
     this.send({ type: 'bye', reason, code: 0, text });
     this.socket.end();
     this.armCloseTimer();
-    if (this.session) void this.endSession(this.session, ended);
+    if (!this.session) return;
+    // A connection that merely went quiet, or was replaced by a new login, may be resumed: keep its session.
+    if (reason === 'idle_timeout' || reason === 'superseded') this.loseSession(ended);
+    else void this.endSession(this.session, ended);
+  }
+
+  private lost = false;
+
+  private loseSession(why: string): void {
+    if (this.lost || this.ended || !this.session) return;
+    this.lost = true;
+    this.slot?.close();
+    this.host.sessionLost(this, this.session, why);
   }
 
   private armCloseTimer(): void {
@@ -367,7 +388,7 @@ export class CandidateConnection {
     if (this.closeTimer) clearTimeout(this.closeTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     this.slot?.close();
-    if (wasOpen && this.session) void this.endSession(this.session, 'disconnected');
+    if (wasOpen && this.session) this.loseSession('disconnected');
     this.host.released(this);
   }
 }

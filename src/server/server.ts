@@ -46,6 +46,8 @@ export interface ServerOptions {
   closeTimeoutMs?: number;
   /** Unread replies a candidate may leave queued before it is dropped as a slow consumer. Default 1 MiB. */
   maxOutboundBytes?: number;
+  /** How long a candidate whose connection died may come back into the same session. Default 30000; 0 = never. */
+  resumeWindowMs?: number;
   /** Candidates recorded at once; more are refused with server_full. Default 200. */
   maxCandidates?: number;
   /** Connections from one address still in their handshake; more are refused. Default 16. */
@@ -89,6 +91,8 @@ export class VigilServer implements ConnectionHost {
   /** Candidate id -> its connection, from the moment its HELLO is accepted for admission. */
   private readonly byId = new Map<string, CandidateConnection>();
   private readonly pendingByIp = new Map<string, number>();
+  /** Sessions whose connection died, kept for a resume until their timer runs out. */
+  private readonly detached = new Map<string, { session: Session; conn: CandidateConnection; timer: NodeJS.Timeout }>();
   private readonly pendingOf = new Map<CandidateConnection, string>();
   private readonly endings = new Set<Promise<void>>();
   private readonly drops: Partial<Record<ByeReasonName, number>> = {};
@@ -223,6 +227,18 @@ export class VigilServer implements ConnectionHost {
       return { ok: false, reason: 'id_in_use', text: `candidate ${hello.candidateId} is already connected from ${holder.remoteAddress}` };
     }
     this.byId.set(hello.candidateId, conn);
+    const parked = this.detached.get(hello.candidateId);
+    if (parked) {
+      clearTimeout(parked.timer);
+      this.detached.delete(hello.candidateId);
+      if (sameMedia(parked.session, hello)) {
+        this.publishIncidents(parked.session, parked.session.closeGap());
+        return { ok: true, session: parked.session, resumed: true };
+      }
+      // Different video size or audio format: it cannot continue the same file. That session ends; a new one starts.
+      parked.session.closeGap();
+      void this.sessionEnded(parked.conn, parked.session, 'disconnected');
+    }
     try {
       const session = await Session.open({
         recordDir: this.opts.recordDir,
@@ -235,7 +251,7 @@ export class VigilServer implements ConnectionHost {
         writingApp: `vigil ${this.opts.version}`,
         incidentAfterS: this.opts.incidentAfterS ?? 1.0,
       });
-      return { ok: true, session };
+      return { ok: true, session, resumed: false };
     } catch (err) {
       this.byId.delete(hello.candidateId);
       conn.log.error({ err }, 'cannot open a recording');
@@ -243,11 +259,11 @@ export class VigilServer implements ConnectionHost {
     }
   }
 
-  welcomed(conn: CandidateConnection, session: Session): void {
+  welcomed(conn: CandidateConnection, session: Session, resumed: boolean): void {
     this.settle(conn);
     conn.log.info(
-      { id: session.id, session: session.init.sessionId, video: conn.hello!.video, audio: conn.hello!.audio, client: conn.hello!.clientVersion },
-      'candidate joined',
+      { id: session.id, session: session.init.sessionId, video: conn.hello!.video, audio: conn.hello!.audio, client: conn.hello!.clientVersion, resumed },
+      resumed ? 'candidate resumed' : 'candidate joined',
     );
     this.publish({ kind: 'candidate_joined', at: nowIso(), id: session.id, session_id: session.init.sessionId, address: conn.remoteAddress, mode: session.mode });
   }
@@ -287,6 +303,31 @@ export class VigilServer implements ConnectionHost {
       .finally(() => this.endings.delete(tracked));
     this.endings.add(tracked);
     return released;
+  }
+
+  private publishIncidents(session: Session, events: ReturnType<Session['openGap']>): void {
+    for (const e of events) {
+      this.publish({ kind: e.type === 'open' ? 'incident_opened' : 'incident_closed', at: nowIso(), id: session.id, incident: e.incident });
+    }
+  }
+
+  /** A live session lost its connection: keep it for the resume window, then finalise it. */
+  sessionLost(conn: CandidateConnection, session: Session, why: string): void {
+    const windowMs = this.opts.resumeWindowMs ?? 30_000;
+    if (this.byId.get(session.id) === conn) this.byId.delete(session.id);
+    if (this.closing || windowMs <= 0) {
+      void this.sessionEnded(conn, session, why);
+      return;
+    }
+    this.publishIncidents(session, session.openGap());
+    conn.log.info({ id: session.id, session: session.init.sessionId, why, resumeWindowMs: windowMs }, 'connection lost; session kept for a resume');
+    const timer = setTimeout(() => {
+      if (this.detached.get(session.id)?.session !== session) return;
+      this.detached.delete(session.id);
+      this.publishIncidents(session, session.closeGap());
+      void this.sessionEnded(conn, session, why);
+    }, windowMs);
+    this.detached.set(session.id, { session, conn, timer });
   }
 
   released(conn: CandidateConnection): void {
@@ -356,6 +397,12 @@ export class VigilServer implements ConnectionHost {
       this.log.info({ candidates: this.byId.size }, 'shutting down');
       const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
       for (const conn of this.connections) conn.close('going_away', 'the server is shutting down', 'server_shutdown');
+      for (const [id, parked] of this.detached) {
+        clearTimeout(parked.timer);
+        this.detached.delete(id);
+        parked.session.closeGap();
+        void this.sessionEnded(parked.conn, parked.session, 'server_shutdown');
+      }
       while (this.endings.size > 0) await Promise.all([...this.endings]);
       // Sockets still open after their close timeout are destroyed by it; wait for them so the port is free.
       await stopped;
@@ -364,6 +411,14 @@ export class VigilServer implements ConnectionHost {
     })();
     return this.closing;
   }
+}
+
+/** Can this HELLO continue the session's recording (same tracks, same formats)? */
+function sameMedia(session: Session, hello: HelloMessage): boolean {
+  const a = session.init;
+  const sameVideo = (a.video === null) === (hello.video === null) && (!a.video || (a.video.width === hello.video!.width && a.video.height === hello.video!.height));
+  const sameAudio = (a.audio === null) === (hello.audio === null) && (!a.audio || (a.audio.sampleRate === hello.audio!.sampleRate && a.audio.channels === hello.audio!.channels));
+  return sameVideo && sameAudio;
 }
 
 function helloMediaProblem(hello: HelloMessage): string | null {

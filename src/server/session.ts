@@ -90,6 +90,13 @@ export class Session {
   lastAnalysis: FrameAnalysis | null = null;
   /** The latest video frame as received, for previews (a reference, not a copy). */
   latestFrame: { jpeg: Buffer; timestampMs: number } | null = null;
+  /** Per track: the last capture timestamp and sequence number recorded (they survive a resume). */
+  lastVideoTs = -Infinity;
+  lastAudioTs = -Infinity;
+  lastVideoSeq = -1;
+  lastAudioSeq = -1;
+  /** The open `disconnected` incident while the candidate is away. */
+  private gap: { id: number; startS: number } | null = null;
 
   private constructor(
     readonly init: SessionInit,
@@ -182,6 +189,25 @@ export class Session {
       incident: this.tracker.open?.kind ?? null,
       incidents: this.incidentCount,
     };
+  }
+
+  /** The candidate's connection is gone: a `disconnected` incident opens at the session clock's now. */
+  openGap(): IncidentEvent[] {
+    if (this.gap) return [];
+    this.gap = { id: this.tracker.allocateId(), startS: round(this.ageMs / 1000, 3) };
+    const events: IncidentEvent[] = [{ type: 'open', incident: { id: this.gap.id, kind: 'disconnected', start_s: this.gap.startS, end_s: null, frames: 0, peak_confidence: 1 } }];
+    this.recordIncidents(events);
+    return events;
+  }
+
+  /** The candidate is back (or the resume window ran out): the `disconnected` incident closes now. */
+  closeGap(): IncidentEvent[] {
+    if (!this.gap) return [];
+    const { id, startS } = this.gap;
+    this.gap = null;
+    const events: IncidentEvent[] = [{ type: 'close', incident: { id, kind: 'disconnected', start_s: startS, end_s: round(this.ageMs / 1000, 3), frames: 0, peak_confidence: 1 } }];
+    this.recordIncidents(events);
+    return events;
   }
 
   /** Takes one frame's verdict: updates the live face status and the incident timeline. */
