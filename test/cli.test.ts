@@ -131,6 +131,19 @@ describe('vigil client', () => {
     assert.ok(rec.frames_written >= 15);
   });
 
+  test('past --max-candidates a newcomer is refused with server_full, and the first keeps streaming', { timeout: 30_000 }, async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(t, dir, ['--max-candidates', '1']);
+    const first = runVigil(t, clientArgs(server.port, 'first', video('megamind-clip.mp4'), null, ['--width', '320', '--height', '240']));
+    await first.waitForLine(/^WELCOME/);
+    const second = await runVigil(t, clientArgs(server.port, 'second', null, audio('silence-10s.wav'))).done;
+    assert.equal(second.code, 3);
+    assert.match(second.stdout, /^BYE server_full: the server takes 1 candidates at once; try again later$/m);
+    const r = await first.done;
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /sent 108 video frames/);
+  });
+
   test('an invalid candidate id is refused by the server: exit 3 with its reason', async (t) => {
     const dir = tempDir(t);
     const server = await startServer(t, dir);
