@@ -42,6 +42,15 @@ function hostPort(v: string): { host: string; port: number } {
   return { host: (m[1] ?? m[2])!, port };
 }
 
+/** Turns a subcommand's expected, typed errors into its one-line message and exit code; anything else is a bug. */
+function expected(command: string, code: number, ...types: Array<abstract new (...args: never[]) => Error>) {
+  return (err: unknown): number => {
+    if (!types.some((T) => err instanceof T)) throw err;
+    process.stderr.write(`vigil ${command}: ${(err as Error).message}\n`);
+    return code;
+  };
+}
+
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once, for a user whose shutdown hangs. */
 function onceInterrupted(): { signal: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
@@ -353,13 +362,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
           const secret = await loadSecret(flags.secretFile, false);
           process.stdout.write((await issueToken(secret, flags.id, ttl)) + '\n');
           return 0;
-        })().catch((err: unknown) => {
-          if (err instanceof AuthError) {
-            process.stderr.write(`vigil token: ${err.message}\n`);
-            return 2;
-          }
-          throw err;
-        }),
+        })().catch(expected('token', 2, AuthError)),
       ),
     );
 
@@ -379,13 +382,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         out: process.stdout,
         err: process.stderr,
         ...(flags.analyzeFps ? { analyzeFps: flags.analyzeFps } : {}),
-      }).catch((err: unknown) => {
-        if (err instanceof DetectError) {
-          process.stderr.write(`vigil detect: ${err.message}\n`);
-          return 1;
-        }
-        throw err;
-      }),
+      }).catch(expected('detect', 1, DetectError)),
     ),
   );
 
@@ -400,13 +397,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
         return;
       }
       run(
-        runConsole({ adminSocket: flags.adminSocket }).catch((err: unknown) => {
-          if (err instanceof AdminClientError) {
-            process.stderr.write(`vigil console: ${err.message}\n`);
-            return 1;
-          }
-          throw err;
-        }),
+        runConsole({ adminSocket: flags.adminSocket }).catch(expected('console', 1, AdminClientError)),
       );
     });
 
@@ -420,20 +411,9 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
       const watch = flags.watch === undefined ? undefined : flags.watch === true ? 1 : numArg('--watch', 0.1, 3600)(flags.watch);
       const { signal, dispose } = onceInterrupted();
       run(
-        runStatus({ adminSocket: flags.adminSocket, json: flags.json, out: process.stdout, signal, ...(watch ? { watch } : {}) }).then(
-          (code) => {
-            dispose();
-            return code;
-          },
-          (err: unknown) => {
-            dispose();
-            if (err instanceof AdminClientError) {
-              process.stderr.write(`vigil status: ${err.message}\n`);
-              return 1;
-            }
-            throw err;
-          },
-        ),
+        runStatus({ adminSocket: flags.adminSocket, json: flags.json, out: process.stdout, signal, ...(watch ? { watch } : {}) })
+          .catch(expected('status', 1, AdminClientError))
+          .finally(dispose),
       );
     });
 
