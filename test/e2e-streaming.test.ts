@@ -18,13 +18,13 @@ import {
 } from './helpers';
 
 const CANDIDATES = [
-  { id: 'cand-ok', video: video('candidate-ok.mp4'), audio: audio('speech-16k-mono.wav'), incidents: [] },
-  { id: 'cand-megamind', video: video('megamind-clip.mp4'), audio: audio('speech-44k-stereo.wav'), incidents: [] },
+  { id: 'cand-ok', video: video('candidate-ok.mp4'), audio: audio('speech-16k-mono.wav'), incidents: ['speech'] },
+  { id: 'cand-megamind', video: video('megamind-clip.mp4'), audio: audio('speech-44k-stereo.wav'), incidents: ['speech'] },
   {
     id: 'cand-avi',
     video: video('candidate-incidents-mjpeg.avi'),
     audio: audio('speech-silence-speech.wav'),
-    incidents: ['no_face', 'misaligned', 'multiple_faces'],
+    incidents: ['speech', 'no_face', 'speech', 'misaligned', 'multiple_faces'],
   },
 ];
 
@@ -91,8 +91,10 @@ test('three clients stream full videos with WAVs at once; every frame and every 
     const closed = readFileSync(path.join(sdir, 'incidents.jsonl'), 'utf8')
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as { event: string; kind: string })
-      .filter((l) => l.event === 'close');
+      .map((l) => JSON.parse(l) as { event: string; kind: string; start_s: number })
+      .filter((l) => l.event === 'close')
+      .sort((a, b) => a.start_s - b.start_s);
+    // In order of start: speech 0-6 s and 11-15.5 s, faces 6-12, 12-18, 18-24 s.
     assert.deepEqual(closed.map((l) => l.kind), c.incidents);
   }
   assert.equal(server.logs.filter((l) => l.level >= 50).length, 0, 'no errors logged');

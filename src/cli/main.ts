@@ -88,6 +88,7 @@ interface ServeFlags {
   maxAudioBytes: number;
   analyzeFps: number;
   maxCandidates: number;
+  speechAfter: number;
   resumeWindow: number;
   maxPendingPerIp: number;
   maxMsgRate: number;
@@ -194,6 +195,7 @@ async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
     analyzer: pool,
     analyzeFps: flags.analyzeFps,
     incidentAfterS: flags.incidentAfter,
+    speechAfterS: flags.speechAfter,
   });
   const { signal, dispose } = onceInterrupted();
   try {
@@ -315,6 +317,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .option('--handshake-timeout <s>', 'seconds a new connection has to send HELLO', numArg('--handshake-timeout', 0.1, 300), 5)
     .option('--idle-timeout <s>', 'seconds of silence before a candidate is dropped', numArg('--idle-timeout', 1, 3600), 10)
+    .option('--speech-after <s>', 'seconds of speech (or of quiet after it) that open (or close) a speech incident', numArg('--speech-after', 0, 60), 1.0)
     .option('--resume-window <s>', 'seconds a candidate whose connection died may resume the same session (0: never)', numArg('--resume-window', 0, 3600), 30)
     .option('--max-candidates <n>', 'candidates at once; more are refused (server_full)', intArg('--max-candidates', 1, 100000), 200)
     .option('--max-pending-per-ip <n>', 'connections from one address still in their handshake', intArg('--max-pending-per-ip', 1, 100000), 16)

@@ -21,14 +21,27 @@ export type IncidentEvent = { type: 'open'; incident: Incident } | { type: 'clos
  * that holds opens an incident (starting at its first frame), and ok (or another non-ok state) that holds the
  * same way closes it (ending at the first frame of the new state). One stray frame changes nothing.
  */
+/** The states a tracker debounces: face verdicts, or `speech` against `ok` (quiet) for audio. */
+export type TrackedState = FaceVerdict | 'speech';
+
+/** Hands out incident ids; share one between the trackers of a session so ids stay unique on its timeline. */
+export class IncidentIds {
+  private next = 1;
+  take(): number {
+    return this.next++;
+  }
+}
+
 export class IncidentTracker {
-  private stable: FaceVerdict = 'ok';
-  private pending: { verdict: FaceVerdict; since: number; frames: number; peak: number } | null = null;
+  private stable: TrackedState = 'ok';
+  private pending: { verdict: TrackedState; since: number; frames: number; peak: number } | null = null;
   private current: Incident | null = null;
-  private nextId = 1;
   private lastT = 0;
 
-  constructor(private readonly sustainS = 1.0) {}
+  constructor(
+    private readonly sustainS = 1.0,
+    private readonly ids: IncidentIds = new IncidentIds(),
+  ) {}
 
   get open(): Incident | null {
     return this.current;
@@ -36,10 +49,10 @@ export class IncidentTracker {
 
   /** An id for an incident tracked elsewhere (a disconnection), unique within this session's timeline. */
   allocateId(): number {
-    return this.nextId++;
+    return this.ids.take();
   }
 
-  update(t: number, verdict: FaceVerdict, confidence: number): IncidentEvent[] {
+  update(t: number, verdict: TrackedState, confidence: number): IncidentEvent[] {
     this.lastT = Math.max(this.lastT, t);
     if (verdict === this.stable) {
       this.pending = null;
@@ -58,7 +71,7 @@ export class IncidentTracker {
     const p = this.pending;
     if (this.current) events.push(this.close(p.since));
     if (p.verdict !== 'ok') {
-      this.current = { id: this.nextId++, kind: p.verdict, start_s: round(p.since), end_s: null, frames: p.frames, peak_confidence: p.peak };
+      this.current = { id: this.ids.take(), kind: p.verdict, start_s: round(p.since), end_s: null, frames: p.frames, peak_confidence: p.peak };
       events.push({ type: 'open', incident: { ...this.current } });
     }
     this.stable = p.verdict;

@@ -32,6 +32,8 @@ export interface CandidateStatus {
   incident: string | null;
   /** Incidents opened in this session so far. */
   incidents: number;
+  /** The candidate is talking now (voice activity on their audio). */
+  speech: boolean;
 }
 
 /** One incident on a candidate's timeline, as incidents.jsonl and the event stream carry it. */

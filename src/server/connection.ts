@@ -11,6 +11,7 @@ import {
   type PayloadLimits,
   type ServerEvent,
 } from '../protocol';
+import type { IncidentEvent } from '../detect/incidents';
 import { LatestFrameSlot, type FrameAnalysis, type FrameAnalyzer } from './frame-slot';
 import type { Session } from './session';
 
@@ -184,7 +185,7 @@ export class CandidateConnection {
         if (msg.seq <= session.lastAudioSeq) return;
         session.lastAudioTs = this.checkTimestamp('AUDIO_CHUNK', msg.timestampMs, session.lastAudioTs);
         session.lastAudioSeq = msg.seq;
-        session.recordAudio(msg.timestampMs, msg.pcm);
+        this.publishIncidents(session.recordAudio(msg.timestampMs, msg.pcm));
         return;
       }
       case 'ping':
@@ -275,6 +276,13 @@ export class CandidateConnection {
     if (before.face !== session.face || before.faces !== session.faces) {
       this.host.publish({ kind: 'face_status', at, id: session.id, face: session.face, faces: session.faces });
     }
+    this.publishIncidents(events);
+  }
+
+  private publishIncidents(events: IncidentEvent[]): void {
+    const session = this.session;
+    if (!session || events.length === 0) return;
+    const at = new Date().toISOString();
     for (const e of events) {
       this.log.info({ id: session.id, incident: e.incident }, e.type === 'open' ? 'incident opened' : 'incident closed');
       this.host.publish({ kind: e.type === 'open' ? 'incident_opened' : 'incident_closed', at, id: session.id, incident: e.incident });

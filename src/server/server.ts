@@ -63,6 +63,8 @@ export interface ServerOptions {
   analyzeFps?: number;
   /** Seconds a face state must hold to open or close an incident. Default 1.0. */
   incidentAfterS?: number;
+  /** Seconds speech (or quiet) must hold to open or close a speech incident. Default 1.0. */
+  speechAfterS?: number;
   /** While a candidate is not ok, the VERDICT is repeated this often. Default 3000. */
   verdictRepeatMs?: number;
 }
@@ -250,6 +252,7 @@ export class VigilServer implements ConnectionHost {
         audio: hello.audio,
         writingApp: `vigil ${this.opts.version}`,
         incidentAfterS: this.opts.incidentAfterS ?? 1.0,
+        speechAfterS: this.opts.speechAfterS ?? 1.0,
       });
       return { ok: true, session, resumed: false };
     } catch (err) {

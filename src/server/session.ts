@@ -1,6 +1,7 @@
 import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { IncidentTracker, type IncidentEvent } from '../detect/incidents';
+import { IncidentIds, IncidentTracker, type IncidentEvent } from '../detect/incidents';
+import { VoiceActivityDetector } from '../detect/vad';
 import { MkvWriter } from '../media/mkv-writer';
 import { muxSubtitles } from '../media/subtitles';
 import { VTT_HEADER, vttCue } from '../media/webvtt';
@@ -27,6 +28,8 @@ export interface SessionInit {
   writingApp: string;
   /** How long a face state must hold before it opens or closes an incident. */
   incidentAfterS: number;
+  /** How long speech (or the quiet after it) must hold before it opens or closes a `speech` incident. */
+  speechAfterS: number;
 }
 
 /** session.json as written beside every recording; `ended` is `in_progress` until the session is finalised. */
@@ -82,6 +85,12 @@ export class Session {
   private recordChain: Promise<unknown> = Promise.resolve();
   private incidentChain: Promise<void> = Promise.resolve();
   private readonly tracker: IncidentTracker;
+  private readonly speechTracker: IncidentTracker;
+  private readonly vad: VoiceActivityDetector | null;
+  /** True while the candidate is talking (voice activity, after its hangover). */
+  speaking = false;
+  /** Where the audio received so far ends, on the recording's timeline. */
+  private audioEndS = 0;
   private incidentCount = 0;
   private subtitleTrack = false;
   private subtitleError: string | null = null;
@@ -104,7 +113,10 @@ export class Session {
     private readonly writer: MkvWriter,
   ) {
     this.frameMs = init.video && init.video.fps > 0 ? 1000 / init.video.fps : 0;
-    this.tracker = new IncidentTracker(init.incidentAfterS);
+    const ids = new IncidentIds();
+    this.tracker = new IncidentTracker(init.incidentAfterS, ids);
+    this.speechTracker = new IncidentTracker(init.speechAfterS, ids);
+    this.vad = init.audio ? new VoiceActivityDetector(init.audio.sampleRate, init.audio.channels) : null;
     this.refreshTimer = setInterval(() => void this.writeRecord(null, 'in_progress').catch(() => undefined), SESSION_FILE_REFRESH_MS);
     this.refreshTimer.unref();
   }
@@ -155,10 +167,21 @@ export class Session {
     this.writer.writeVideo(timestampMs, jpeg, this.frameMs);
   }
 
-  recordAudio(timestampMs: number, pcm: Buffer): void {
+  /** Records one chunk and runs voice activity over it; returns the speech incidents it opened or closed. */
+  recordAudio(timestampMs: number, pcm: Buffer): IncidentEvent[] {
     this.audioChunksReceived++;
     this.audioRate.add(pcm.length);
     this.writer.writeAudio(timestampMs, pcm);
+    if (!this.vad) return [];
+    this.audioEndS = Math.max(this.audioEndS, timestampMs / 1000 + pcm.length / 2 / this.init.audio!.channels / this.init.audio!.sampleRate);
+    const events: IncidentEvent[] = [];
+    for (const f of this.vad.push(pcm, timestampMs / 1000)) {
+      this.speaking = f.speech;
+      // Loudness as the confidence: -60 dBFS and below 0, full scale 1.
+      events.push(...this.speechTracker.update(f.t, f.speech ? 'speech' : 'ok', Math.min(1, Math.max(0, (f.dbfs + 60) / 60))));
+    }
+    this.recordIncidents(events);
+    return events;
   }
 
   /** Every byte the connection received, framing included. */
@@ -186,7 +209,8 @@ export class Session {
       audio_s: round(this.audioSeconds, 2),
       face: this.face,
       faces: this.faces,
-      incident: this.tracker.open?.kind ?? null,
+      incident: this.tracker.open?.kind ?? this.speechTracker.open?.kind ?? null,
+      speech: this.speaking,
       incidents: this.incidentCount,
     };
   }
@@ -289,6 +313,8 @@ export class Session {
       clearInterval(this.refreshTimer);
       // An incident still open ends with the recording.
       this.recordIncidents(this.tracker.finish(Math.max(this.writer.endS, 0)));
+      // Speech still open ends where the audio ends, which may be well before the video does.
+      this.recordIncidents(this.speechTracker.finish(this.audioEndS));
       await this.incidentChain;
       let finalizeError: Error | null = null;
       try {
