@@ -113,8 +113,8 @@ export interface ClientRun {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
-export function runVigil(t: { after(fn: () => void): void }, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): ClientRun {
-  const proc = spawn(VIGIL, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+export function runVigil(t: { after(fn: () => void): void }, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ClientRun {
+  const proc = spawn(VIGIL, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env }, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   let out = '';
   let err = '';
   const lineWaiters = new Set<() => void>();

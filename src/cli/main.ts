@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AdminClientError } from '../admin/client';
 import { CandidateClient, ClientExit, type AudioSource } from '../client/client';
+import { MicrophoneSource, listAudioInputs } from '../media/mic';
 import { MediaProbeError } from '../media/probe';
 import { ABSOLUTE_MAX_PAYLOAD, DEFAULT_LIMITS } from '../protocol';
 import { VideoFileSource } from '../media/video-file';
@@ -40,6 +41,14 @@ function hostPort(v: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port < 1 || port > 65535) throw new InvalidArgumentError('expected host:port, e.g. 127.0.0.1:9996');
   return { host: (m[1] ?? m[2])!, port };
+}
+
+/** `camera`, `camera:N` or `/dev/videoN` name a webcam (V4L2); anything else is a file. */
+function cameraDevice(spec: string): string | null {
+  if (spec === 'camera') return '/dev/video0';
+  const m = /^camera:(\d+)$/.exec(spec);
+  if (m) return `/dev/video${m[1]}`;
+  return /^\/dev\/video\d+$/.test(spec) ? spec : null;
 }
 
 /** Turns a subcommand's expected, typed errors into its one-line message and exit code; anything else is a bug. */
@@ -244,9 +253,14 @@ async function client(flags: ClientFlags): Promise<number> {
   try {
     if (flags.video !== 'none') {
       const opts = { width: flags.width, height: flags.height, quality: flags.quality, ...(flags.fps ? { fps: flags.fps } : {}) };
-      video = await VideoFileSource.open(flags.video, opts);
+      const camera = cameraDevice(flags.video);
+      if (camera && !existsSync(camera)) {
+        throw new MediaProbeError(`no camera: tried ${camera} (no such device; \`vigil devices\` lists the cameras here)`);
+      }
+      video = await VideoFileSource.open(camera ?? flags.video, camera ? { ...opts, inputFormat: 'v4l2' } : opts);
     }
-    if (flags.audio !== 'none') audio = await WavFileSource.open(flags.audio);
+    if (flags.audio === 'mic' || flags.audio.startsWith('mic:')) audio = await MicrophoneSource.open(flags.audio);
+    else if (flags.audio !== 'none') audio = await WavFileSource.open(flags.audio);
   } catch (err) {
     if (err instanceof MediaProbeError) {
       process.stderr.write(`vigil client: ${err.message}\n`);
@@ -337,8 +351,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--token <token>', 'access token from the proctor', '')
     .option('--tls', 'connect with TLS, trusting the system\'s certificate store', false)
     .option('--tls-ca <file>', 'connect with TLS, trusting this PEM certificate (a self-signed server)')
-    .option('--video <file|none>', 'video file to send as the camera (mp4, avi, mkv, ...)', 'none')
-    .option('--audio <file.wav|none>', '16-bit PCM WAV to send as the microphone', 'none')
+    .option('--video <file|camera[:N]|none>', 'a video file (mp4, avi, mkv, ...) or a webcam (/dev/videoN through V4L2)', 'none')
+    .option('--audio <file.wav|mic[:DEVICE]|none>', 'a 16-bit PCM WAV, or the microphone (16 kHz mono; DEVICE from `vigil devices`)', 'none')
     .option('--width <px>', 'frame width sent', intArg('--width', 16, 4096), 640)
     .option('--height <px>', 'frame height sent', intArg('--height', 16, 4096), 480)
     .option('--fps <n>', 'frames per second sent (default: the file\'s)', numArg('--fps', 0.5, 120))
@@ -388,6 +402,21 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
       }).catch(expected('detect', 1, DetectError)),
     ),
   );
+
+  program
+    .command('devices')
+    .description('list the audio inputs (for --audio mic:DEVICE) and cameras')
+    .action(() =>
+      run(
+        (async () => {
+          const inputs = await listAudioInputs();
+          process.stdout.write(inputs.length ? 'audio inputs:\n' + inputs.map((d) => `  mic:${d.id}  ${d.name}  (${d.channels} ch, ${d.rate} Hz, ${d.host})`).join('\n') + '\n' : 'audio inputs: none\n');
+          const cams = readdirSync('/dev').filter((f) => /^video\d+$/.test(f));
+          process.stdout.write(cams.length ? 'cameras:\n' + cams.map((c) => `  /dev/${c}`).join('\n') + '\n' : 'cameras: none (no /dev/video*)\n');
+          return 0;
+        })().catch(expected('devices', 1, MediaProbeError)),
+      ),
+    );
 
   program
     .command('console')

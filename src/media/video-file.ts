@@ -10,6 +10,8 @@ export interface VideoFileOptions {
   fps?: number;
   /** JPEG quality 1-100 (higher is better and larger). */
   quality: number;
+  /** ffmpeg input format for devices (`v4l2` for a webcam); files are probed instead. */
+  inputFormat?: string;
 }
 
 /** Maps a 1-100 quality to ffmpeg's mjpeg qscale (31 = worst, 2 = best). */
@@ -34,6 +36,10 @@ export class VideoFileSource {
   ) {}
 
   static async open(path: string, opts: VideoFileOptions): Promise<VideoFileSource> {
+    if (opts.inputFormat) {
+      // A live device has no file to probe: its size and rate are what we ask it for.
+      return new VideoFileSource(path, opts.fps ?? 15, opts.width ?? 640, opts.height ?? 480, 0, opts);
+    }
     const info = await probe(path);
     const stream = info.streams.find((s) => s.codec_type === 'video');
     if (!stream) throw new MediaProbeError(`${path} has no video stream`);
@@ -52,7 +58,10 @@ export class VideoFileSource {
   async *frames(): AsyncGenerator<Buffer> {
     const filters = [`scale=${this.width}:${this.height}`];
     if (this.opts.fps) filters.push(`fps=${this.opts.fps}`);
-    const args = ['-nostdin', '-loglevel', 'error', '-i', this.path, '-an', '-sn', '-vf', filters.join(','),
+    const input = this.opts.inputFormat
+      ? ['-f', this.opts.inputFormat, '-framerate', String(this.fps), '-video_size', `${this.width}x${this.height}`, '-i', this.path]
+      : ['-i', this.path];
+    const args = ['-nostdin', '-loglevel', 'error', ...input, '-an', '-sn', '-vf', filters.join(','),
       '-pix_fmt', 'yuvj420p', '-c:v', 'mjpeg', '-q:v', String(qscaleFor(this.opts.quality)), '-f', 'image2pipe', 'pipe:1'];
     const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const splitter = new JpegSplitter();

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { SessionRecord } from '../src/server';
+import { MEDIA, audio, clientArgs, execText, readJson, runVigil, sessionDirOf, sleep, startServer, tempDir } from './helpers';
+
+/** An ALSA configuration of the test's own: the default capture device plays `raw` (no hardware needed). */
+async function fileMic(dir: string, wav: string): Promise<{ env: NodeJS.ProcessEnv; raw: Buffer }> {
+  const rawFile = path.join(dir, 'mic.raw');
+  await execText('ffmpeg', ['-v', 'error', '-y', '-i', wav, '-f', 's16le', '-ac', '1', '-ar', '16000', rawFile]);
+  const conf = readFileSync(path.join(MEDIA, '..', 'alsa', 'file-mic.conf'), 'utf8').replace('infile "/dev/zero"', `infile "${rawFile}"`);
+  const confFile = path.join(dir, 'mic.conf');
+  writeFileSync(confFile, conf);
+  return { env: { ALSA_CONFIG_PATH: confFile }, raw: readFileSync(rawFile) };
+}
+
+/** Normalised cross-correlation of two s16le signals at the best lag up to `maxLag` samples. */
+function ncc(a: Buffer, b: Buffer, samples: number, maxLag: number): number {
+  const x = new Int16Array(a.buffer, a.byteOffset, Math.min(samples, a.length >> 1));
+  const y = new Int16Array(b.buffer, b.byteOffset, Math.min(samples + maxLag, b.length >> 1));
+  let best = -1;
+  for (let lag = 0; lag <= maxLag; lag += 8) {
+    let num = 0;
+    let ex = 0;
+    let ey = 0;
+    for (let i = 0; i + lag < y.length && i < x.length; i++) {
+      num += x[i]! * y[i + lag]!;
+      ex += x[i]! * x[i]!;
+      ey += y[i + lag]! * y[i + lag]!;
+    }
+    if (ex > 0 && ey > 0) best = Math.max(best, num / Math.sqrt(ex * ey));
+  }
+  return best;
+}
+
+test('--audio mic streams the microphone through PortAudio: the recording matches the source, at real time', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const { env, raw } = await fileMic(dir, audio('speech-16k-mono.wav'));
+  const devices = await runVigil(t, ['devices'], { env }).done;
+  assert.equal(devices.code, 0, devices.stderr);
+  assert.match(devices.stdout, /^ {2}mic:0 {2}default /m);
+
+  const server = await startServer(t, dir, ['--detector', 'none']);
+  const cwd = tempDir(t);
+  const c = runVigil(t, clientArgs(server.port, 'live', null, 'mic'), { env: { ...env }, cwd });
+  await c.waitForLine(/^WELCOME/);
+  const started = performance.now();
+  await sleep(6000);
+  const streamedS = (performance.now() - started) / 1000;
+  c.proc.kill('SIGINT');
+  const r = await c.done;
+  assert.equal(r.code, 130, r.stderr);
+  assert.equal(existsSync(path.join(cwd, 'crash.log')), false, 'naudiodon left no crash.log where the client ran');
+  assert.doesNotMatch(r.stdout, /PortAudio|Input audio options/, 'naudiodon printed nothing on the candidate\'s terminal');
+
+  const sdir = sessionDirOf(dir, 'live');
+  const rec = readJson<SessionRecord>(path.join(sdir, 'session.json'));
+  // The file device is not clocked: the client paces it, so the audio recorded tracks the wall clock.
+  assert.ok(Math.abs(rec.audio_seconds - streamedS) / streamedS < 0.05, `${rec.audio_seconds} s recorded in ${streamedS.toFixed(2)} s`);
+  const out = path.join(dir, 'out.raw');
+  await execText('ffmpeg', ['-v', 'error', '-y', '-i', path.join(sdir, 'recording.mkv'), '-f', 's16le', '-ac', '1', '-ar', '16000', out]);
+  const score = ncc(raw, readFileSync(out), 16000 * 4, 800);
+  assert.ok(score >= 0.9, `normalised cross-correlation over the first 4 s: ${score.toFixed(3)}`);
+});
+
+test('a microphone or camera that is not there: a clear one-line error naming what was tried', async (t) => {
+  const dir = tempDir(t);
+  const { env } = await fileMic(dir, audio('silence-10s.wav'));
+  const noDevice = await runVigil(t, clientArgs(1, 'x', null, 'mic:9'), { env }).done;
+  assert.equal(noDevice.code, 2);
+  assert.match(noDevice.stderr, /^vigil client: no audio input "9"; inputs here: 0 \(default\)$/m);
+  const noCamera = await runVigil(t, clientArgs(1, 'x', 'camera:7', null)).done;
+  assert.equal(noCamera.code, 2);
+  assert.match(noCamera.stderr, /^vigil client: no camera: tried \/dev\/video7 \(no such device/m);
+});
