@@ -5,6 +5,7 @@ import {
   parseAdminReply,
   type AdminReply,
   type AdminRequest,
+  type ListenChunk,
   type PreviewFrame,
   type ServerEvent,
   type ServerStatus,
@@ -30,6 +31,7 @@ export class AdminClient {
   private readonly lines = new LineSplitter();
   private readonly eventListeners = new Set<(e: ServerEvent) => void>();
   private readonly frameListeners = new Set<(f: PreviewFrame) => void>();
+  private readonly audioListeners = new Set<(a: ListenChunk) => void>();
   private readonly closeListeners = new Set<(why: string) => void>();
   private closed = false;
 
@@ -90,6 +92,10 @@ export class AdminClient {
         for (const l of this.frameListeners) l(reply.frame);
         continue;
       }
+      if (reply.type === 'audio') {
+        for (const l of this.audioListeners) l(reply.audio);
+        continue;
+      }
       const p = reply.req === null ? undefined : this.pending.get(reply.req);
       if (!p || reply.req === null) continue;
       this.pending.delete(reply.req);
@@ -143,6 +149,12 @@ export class AdminClient {
   onFrame(listener: (f: PreviewFrame) => void): () => void {
     this.frameListeners.add(listener);
     return () => this.frameListeners.delete(listener);
+  }
+
+  /** Live audio arrives here after `command({ type: 'listen', id })`. */
+  onAudio(listener: (a: ListenChunk) => void): () => void {
+    this.audioListeners.add(listener);
+    return () => this.audioListeners.delete(listener);
   }
 
   onClosed(listener: (why: string) => void): void {

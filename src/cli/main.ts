@@ -12,6 +12,7 @@ import { AdminSocketError, AuthError, ServerError, VigilServer, candidateIdProbl
 import { DEFAULT_THRESHOLDS, DetectError, DetectorPool, type DetectorName, type PoolOptions } from '../detect';
 import { runConsole } from '../tui/console';
 import { runDetect } from './detect';
+import { runListen } from './listen';
 import { createLogger, flushLogger } from './logger';
 import { runStatus } from './status';
 
@@ -402,6 +403,20 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
       }).catch(expected('detect', 1, DetectError)),
     ),
   );
+
+  program
+    .command('listen')
+    .description('play a connected candidate\'s live audio on this machine\'s speakers (Ctrl-C stops)')
+    .argument('<id>', 'the candidate')
+    .option('--admin-socket <path>', 'admin socket of the server', path.join(DEFAULT_RECORD_DIR, 'vigil.sock'))
+    .action((id: string, flags: { adminSocket: string }) => {
+      const { signal, dispose } = onceInterrupted();
+      run(
+        runListen({ id, adminSocket: flags.adminSocket, signal, err: process.stderr })
+          .catch(expected('listen', 1, AdminClientError))
+          .finally(dispose),
+      );
+    });
 
   program
     .command('devices')

@@ -87,6 +87,8 @@ export type AdminRequest =
   | { type: 'subscribe'; req: number }
   | { type: 'preview'; req: number; id: string; fps: number }
   | { type: 'preview_stop'; req: number }
+  | { type: 'listen'; req: number; id: string }
+  | { type: 'listen_stop'; req: number }
   | { type: 'set_mode'; req: number; id: string; mode: ModeName }
   | { type: 'kick'; req: number; id: string; reason: string };
 
@@ -103,12 +105,23 @@ export interface PreviewFrame {
   faces: Array<{ x: number; y: number; w: number; h: number; score: number }>;
 }
 
+/** A candidate's audio as it arrives, for `vigil listen`. */
+export interface ListenChunk {
+  id: string;
+  timestamp_ms: number;
+  sample_rate: number;
+  channels: number;
+  /** Base64 s16le PCM, exactly as the candidate sent it. */
+  pcm: string;
+}
+
 /** Most preview frames per second the server sends one admin client. */
 export const MAX_PREVIEW_FPS = 15;
 
 export type AdminReply =
   | { type: 'status'; req: number; status: ServerStatus }
   | { type: 'frame'; frame: PreviewFrame }
+  | { type: 'audio'; audio: ListenChunk }
   | { type: 'ok'; req: number }
   | { type: 'error'; req: number | null; code: AdminErrorCode; message: string }
   | { type: 'event'; event: ServerEvent };
@@ -171,7 +184,11 @@ export function parseAdminRequest(line: string): AdminRequest {
     case 'status':
     case 'subscribe':
     case 'preview_stop':
+    case 'listen_stop':
       return { type: v['type'], req };
+    case 'listen':
+      if (typeof id !== 'string') throw new AdminProtocolError('bad_request', 'listen needs a string "id"');
+      return { type: 'listen', req, id };
     case 'preview': {
       const fps = v['fps'] ?? 5;
       if (typeof id !== 'string') throw new AdminProtocolError('bad_request', 'preview needs a string "id"');
@@ -209,7 +226,7 @@ export function parseAdminReply(line: string): AdminReply {
   if (!isRecord(v) || typeof v['type'] !== 'string') {
     throw new AdminProtocolError('bad_request', 'server sent a reply without a type');
   }
-  if (!['status', 'ok', 'error', 'event', 'frame'].includes(v['type'])) {
+  if (!['status', 'ok', 'error', 'event', 'frame', 'audio'].includes(v['type'])) {
     throw new AdminProtocolError('bad_request', `server sent an unknown reply type ${JSON.stringify(v['type'])}`);
   }
   return v as unknown as AdminReply;

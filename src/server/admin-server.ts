@@ -9,6 +9,7 @@ import {
   parseAdminRequest,
   type AdminReply,
   type AdminRequest,
+  type ListenChunk,
   type ModeName,
   type PreviewFrame,
   type ServerEvent,
@@ -20,6 +21,7 @@ export interface AdminTarget {
   readonly events: { subscribe(listener: (e: ServerEvent) => void): () => void };
   status(): ServerStatus;
   preview(id: string): PreviewFrame | null;
+  listenIn(id: string, listener: (chunk: ListenChunk) => void): (() => void) | null;
   setMode(id: string, mode: ModeName): boolean;
   kick(id: string, reason: string): boolean;
 }
@@ -92,6 +94,7 @@ export class AdminServer {
     const lines = new LineSplitter();
     let unsubscribe: (() => void) | null = null;
     let previewTimer: NodeJS.Timeout | null = null;
+    let stopListening: (() => void) | null = null;
     const stopPreview = (): void => {
       if (previewTimer) clearInterval(previewTimer);
       previewTimer = null;
@@ -152,6 +155,17 @@ export class AdminServer {
             stopPreview();
             reply({ type: 'ok', req: req.req });
             break;
+          case 'listen': {
+            stopListening?.();
+            stopListening = this.target.listenIn(req.id, (audio) => reply({ type: 'audio', audio }));
+            reply(stopListening ? { type: 'ok', req: req.req } : { type: 'error', req: req.req, code: 'unknown_candidate', message: `no connected candidate ${JSON.stringify(req.id)} with audio` });
+            break;
+          }
+          case 'listen_stop':
+            stopListening?.();
+            stopListening = null;
+            reply({ type: 'ok', req: req.req });
+            break;
           case 'set_mode':
           case 'kick': {
             const found = req.type === 'kick' ? this.target.kick(req.id, req.reason) : this.target.setMode(req.id, req.mode);
@@ -164,6 +178,7 @@ export class AdminServer {
     socket.on('error', () => undefined);
     socket.on('close', () => {
       stopPreview();
+      stopListening?.();
       unsubscribe?.();
       this.clients.delete(socket);
     });

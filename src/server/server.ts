@@ -9,6 +9,7 @@ import {
   type HelloMessage,
   type ModeName,
   type PayloadLimits,
+  type ListenChunk,
   type PreviewFrame,
   type ProtocolError,
   type ServerEvent,
@@ -374,6 +375,17 @@ export class VigilServer implements ConnectionHost {
     if (!session || !frame) return null;
     const faces = (session.lastAnalysis?.faces ?? []).map(({ x, y, w, h, score }) => ({ x, y, w, h, score }));
     return { id, timestamp_ms: frame.timestampMs, jpeg: frame.jpeg.toString('base64'), face: session.face, faces };
+  }
+
+  /** Streams a candidate's audio to `listener` until the returned function is called; null if no such candidate. */
+  listenIn(id: string, listener: (chunk: ListenChunk) => void): (() => void) | null {
+    const session = this.openConnection(id)?.session;
+    const audio = session?.init.audio;
+    if (!session || !audio) return null;
+    const l = (timestampMs: number, pcm: Buffer): void =>
+      listener({ id, timestamp_ms: timestampMs, sample_rate: audio.sampleRate, channels: audio.channels, pcm: pcm.toString('base64') });
+    session.audioListeners.add(l);
+    return () => session.audioListeners.delete(l);
   }
 
   setMode(id: string, mode: ModeName): boolean {

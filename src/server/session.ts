@@ -89,6 +89,8 @@ export class Session {
   private readonly vad: VoiceActivityDetector | null;
   /** True while the candidate is talking (voice activity, after its hangover). */
   speaking = false;
+  /** Listeners of the live audio (`vigil listen`), called with every chunk as it arrives. */
+  readonly audioListeners = new Set<(timestampMs: number, pcm: Buffer) => void>();
   /** Where the audio received so far ends, on the recording's timeline. */
   private audioEndS = 0;
   private incidentCount = 0;
@@ -172,6 +174,7 @@ export class Session {
     this.audioChunksReceived++;
     this.audioRate.add(pcm.length);
     this.writer.writeAudio(timestampMs, pcm);
+    for (const l of this.audioListeners) l(timestampMs, pcm);
     if (!this.vad) return [];
     this.audioEndS = Math.max(this.audioEndS, timestampMs / 1000 + pcm.length / 2 / this.init.audio!.channels / this.init.audio!.sampleRate);
     const events: IncidentEvent[] = [];
