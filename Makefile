@@ -44,6 +44,7 @@ bench: build
 	node dist/bench/detect.js
 	node dist/bench/hostile.js
 	node dist/bench/fuzz.js
+	node dist/bench/vad.js
 
 clean:
 	rm -rf dist
