@@ -258,7 +258,8 @@ async function client(flags: ClientFlags): Promise<number> {
       if (camera && !existsSync(camera)) {
         throw new MediaProbeError(`no camera: tried ${camera} (no such device; \`vigil devices\` lists the cameras here)`);
       }
-      video = await VideoFileSource.open(camera ?? flags.video, camera ? { ...opts, inputFormat: 'v4l2' } : opts);
+      const v4l2 = { inputFormat: 'v4l2', inputOptions: ['-framerate', String(flags.fps ?? 15), '-video_size', `${flags.width}x${flags.height}`] };
+      video = await VideoFileSource.open(camera ?? flags.video, camera ? { ...opts, ...v4l2 } : opts);
     }
     if (flags.audio === 'mic' || flags.audio.startsWith('mic:')) audio = await MicrophoneSource.open(flags.audio);
     else if (flags.audio !== 'none') audio = await WavFileSource.open(flags.audio);

@@ -12,6 +12,8 @@ export interface VideoFileOptions {
   quality: number;
   /** ffmpeg input format for devices (`v4l2` for a webcam); files are probed instead. */
   inputFormat?: string;
+  /** ffmpeg options for that input (for V4L2: the frame rate and size to ask the camera for). */
+  inputOptions?: string[];
 }
 
 /** Maps a 1-100 quality to ffmpeg's mjpeg qscale (31 = worst, 2 = best). */
@@ -59,7 +61,7 @@ export class VideoFileSource {
     const filters = [`scale=${this.width}:${this.height}`];
     if (this.opts.fps) filters.push(`fps=${this.opts.fps}`);
     const input = this.opts.inputFormat
-      ? ['-f', this.opts.inputFormat, '-framerate', String(this.fps), '-video_size', `${this.width}x${this.height}`, '-i', this.path]
+      ? ['-f', this.opts.inputFormat, ...(this.opts.inputOptions ?? []), '-i', this.path]
       : ['-i', this.path];
     const args = ['-nostdin', '-loglevel', 'error', ...input, '-an', '-sn', '-vf', filters.join(','),
       '-pix_fmt', 'yuvj420p', '-c:v', 'mjpeg', '-q:v', String(qscaleFor(this.opts.quality)), '-f', 'image2pipe', 'pipe:1'];
