@@ -82,6 +82,13 @@ describe('WAV source', () => {
 });
 
 describe('Matroska writer', () => {
+  // Decoded once for both tests: 60 JPEGs of the sample clip at 320x240.
+  let clip: Promise<Buffer[]> | null = null;
+  const clipFrames = async (n: number): Promise<Buffer[]> => {
+    clip ??= VideoFileSource.open(video('megamind-clip.mp4'), { width: 320, height: 240, quality: 70 }).then((src) => collect(src.frames()));
+    return (await clip).slice(0, n);
+  };
+
   async function writeSample(file: string, frames: Buffer[]): Promise<void> {
     const w = await MkvWriter.create(file, {
       video: { width: 320, height: 240 },
@@ -101,8 +108,7 @@ describe('Matroska writer', () => {
 
   test('keeps every JPEG byte-exact at its capture time, and audio sample-exact', async (t) => {
     const dir = tempDir(t);
-    const src = await VideoFileSource.open(video('megamind-clip.mp4'), { width: 320, height: 240, quality: 70 });
-    const frames = (await collect(src.frames())).slice(0, 45);
+    const frames = await clipFrames(45);
     const file = path.join(dir, 'a.mkv');
     await writeSample(file, frames);
     const facts = await recordingFacts(file);
@@ -123,8 +129,7 @@ describe('Matroska writer', () => {
 
   test('a file cut off at any point is readable up to its last whole block', async (t) => {
     const dir = tempDir(t);
-    const src = await VideoFileSource.open(video('megamind-clip.mp4'), { width: 320, height: 240, quality: 70 });
-    const frames = (await collect(src.frames())).slice(0, 60);
+    const frames = await clipFrames(60);
     const full = path.join(dir, 'full.mkv');
     await writeSample(full, frames);
     const bytes = readFileSync(full);

@@ -5,6 +5,7 @@ import * as contrib from 'blessed-contrib';
 import jpeg from 'jpeg-js';
 import { AdminClient } from '../admin/client';
 import type { CandidateStatus, ModeName, PreviewFrame, ServerEvent } from '../protocol';
+import { duration } from '../cli/format';
 import { ConsoleModel, FACE_COLOR, eventLine } from './model';
 import { HALF_BLOCK, halfBlockGrid, type CellGrid } from './preview';
 
@@ -34,13 +35,6 @@ const HELP = `{bold}vigil console - keys{/bold}
 Press any key to close.`;
 
 const FOOTER = ' {bold}↑↓{/bold} select  {bold}Enter{/bold} preview  {bold}a/v/b{/bold} mode  {bold}K{/bold} kick  {bold}/{/bold} filter  {bold}?{/bold} help  {bold}q{/bold} quit';
-
-function fmtDuration(s: number): string {
-  const t = Math.floor(s);
-  const h = Math.floor(t / 3600);
-  const m = Math.floor((t % 3600) / 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(t % 60).padStart(2, '0')}s` : `${t % 60}s`;
-}
 
 function cell(text: string, width: number): string {
   return text.length > width ? text.slice(0, Math.max(1, width - 1)) + '…' : text.padEnd(width);
@@ -199,7 +193,7 @@ export class ProctorConsole {
     const state = this.connected ? '' : ' {red-fg}{bold}DISCONNECTED{/}';
     this.header.setContent(
       s
-        ? ` {bold}vigil{/bold} ${s.listen}  up ${fmtDuration(s.uptime_s)}  candidates ${s.candidates.length}  incidents open ${this.model.openIncidents()}${this.model.filter ? `  filter "${this.model.filter}"` : ''}${state}`
+        ? ` {bold}vigil{/bold} ${s.listen}  up ${duration(s.uptime_s)}  candidates ${s.candidates.length}  incidents open ${this.model.openIncidents()}${this.model.filter ? `  filter "${this.model.filter}"` : ''}${state}`
         : ` {bold}vigil{/bold} ${this.opts.adminSocket}${state}`,
     );
   }
@@ -213,7 +207,7 @@ export class ProctorConsole {
       ['FPS', 5, (c) => c.video_fps.toFixed(1)],
       ['KBPS', 7, (c) => c.audio_kbps.toFixed(0)],
       ['INCIDENT', 15, (c) => c.incident ?? '-'],
-      ['CONN', 7, (c) => fmtDuration(c.connected_s)],
+      ['CONN', 7, (c) => duration(c.connected_s)],
     ];
     if (wide) cols.splice(1, 0, ['ADDRESS', 22, (c) => c.address]);
     return cols;
