@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import {
   Decoder,
   ProtocolError,
+  RESUMABLE_BYES,
   encodeParts,
   type AlertCodeName,
   type ByeReasonName,
@@ -16,6 +17,7 @@ import {
 import type { IncidentEvent } from '../detect/incidents';
 import { LatestFrameSlot, type FrameAnalysis, type FrameAnalyzer } from './frame-slot';
 import { receiptOf } from './media-ledger';
+import { ReplyWatchdog } from './reply-watchdog';
 import type { Session } from './session';
 
 /** Settings every connection shares, resolved from the server's options. */
@@ -78,7 +80,7 @@ export class CandidateConnection {
   /** Token bucket for the message rate limit. */
   private tokens: number;
   private tokensAt = performance.now();
-  private drainTimer: NodeJS.Timeout | null = null;
+  private readonly replies: ReplyWatchdog;
   private verdictSentAt = -Infinity;
 
   constructor(
@@ -95,9 +97,9 @@ export class CandidateConnection {
     socket.on('close', () => this.onClose());
     this.deadline = setTimeout(() => this.onDeadline(), s.handshakeTimeoutMs);
     this.tokens = s.maxMessagesPerSecond * 2;
-    socket.on('drain', () => {
-      if (this.drainTimer) clearTimeout(this.drainTimer);
-      this.drainTimer = null;
+    this.replies = new ReplyWatchdog({ get queuedBytes() { return socket.writableLength; } }, s.drainTimeoutMs, (queued) => {
+      this.drop('slow_consumer', null, `the client has left ${queued} bytes of replies unread for ${s.drainTimeoutMs} ms`);
+      this.socket.destroy();
     });
   }
 
@@ -313,17 +315,15 @@ export class CandidateConnection {
       this.drop('slow_consumer', null, `the client has not read ${socket.writableLength} bytes of replies`);
       return false;
     }
+    let bytes = 0;
     socket.cork();
-    for (const part of encodeParts(msg)) socket.write(part);
-    socket.uncork();
-    // Replies still queued: the peer has this long to read them (aedes' drain timeout, one timer per connection).
-    if (socket.writableLength > 0 && !this.drainTimer && this.state !== 'closing') {
-      this.drainTimer = setTimeout(() => {
-        this.drainTimer = null;
-        this.drop('slow_consumer', null, `the client has not read its replies for ${this.host.settings.drainTimeoutMs} ms`);
-        this.socket.destroy();
-      }, this.host.settings.drainTimeoutMs);
+    for (const part of encodeParts(msg)) {
+      socket.write(part);
+      bytes += part.length;
     }
+    socket.uncork();
+    // Replies still queued: the peer has drainTimeoutMs to make progress reading them.
+    if (this.state !== 'closing') this.replies.wrote(bytes);
     return true;
   }
 
@@ -371,8 +371,8 @@ export class CandidateConnection {
     this.socket.end();
     this.armCloseTimer();
     if (!this.session) return;
-    // A connection that merely went quiet, or was replaced by a new login, may be resumed: keep its session.
-    if (reason === 'idle_timeout' || reason === 'superseded') this.loseSession(ended);
+    // The server's own judgement of the link (quiet, or not reading), or a new login replacing it: keep the session.
+    if (RESUMABLE_BYES.has(reason) || reason === 'superseded') this.loseSession(ended);
     else void this.endSession(this.session, ended);
   }
 
@@ -414,7 +414,7 @@ export class CandidateConnection {
     this.state = 'closed';
     clearTimeout(this.deadline);
     if (this.closeTimer) clearTimeout(this.closeTimer);
-    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.replies.close();
     this.slot?.close();
     if (wasOpen && this.session) this.loseSession('disconnected');
     this.host.released(this);
