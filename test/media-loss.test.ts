@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { CandidateClient, ClientExit, type VideoSource } from '../src/client/client';
+import { isFinalBye } from '../src/client/exit';
 import type { SessionRecord } from '../src/server';
 import { audio, clientArgs, readJson, recordingFacts, runVigil, sleep, startServer, tempDir, video } from './helpers';
 import { TINY_JPEG, connectionOf, inProcessServer } from './wire-peer';
@@ -50,6 +51,11 @@ async function outageLink(t: { after(fn: () => void): void }, targetPort: number
     up: () => (refusing = false),
   };
 }
+
+test('the server\'s judgement of the link never ends the client\'s run; a kick or a takeover does', () => {
+  for (const reason of ['slow_consumer', 'idle_timeout', 'going_away', 'server_full', 'unknown'] as const) assert.equal(isFinalBye(reason), false, reason);
+  for (const reason of ['kicked', 'superseded', 'auth_failed', 'id_in_use'] as const) assert.equal(isFinalBye(reason), true, reason);
+});
 
 test('a clean run exits 0 with a RECEIPT that counts every frame sent', { timeout: 30_000 }, async (t) => {
   const { port } = await inProcessServer(t, tempDir(t));
