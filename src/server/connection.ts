@@ -12,6 +12,7 @@ import {
   type ServerEvent,
 } from '../protocol';
 import type { IncidentEvent } from '../detect/incidents';
+import { DetectError } from '../detect/types';
 import { LatestFrameSlot, type FrameAnalysis, type FrameAnalyzer } from './frame-slot';
 import type { Session } from './session';
 
@@ -231,8 +232,9 @@ export class CandidateConnection {
         this.state = 'open';
         const s = this.host.settings;
         if (s.analyzer && hello.video) {
+          // While detection is down every frame is refused; the outage itself is logged once, not per frame.
           this.slot = new LatestFrameSlot(s.analyzer, s.analyzeIntervalMs, (r, ts) => this.onAnalysis(r, ts), (err) =>
-            this.log.warn({ err }, 'frame analysis failed'),
+            err instanceof DetectError && err.code === 'VIGIL_ERR_DETECTOR_DOWN' ? undefined : this.log.warn({ err }, 'frame analysis failed'),
           );
         }
         this.send({

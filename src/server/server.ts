@@ -17,6 +17,7 @@ import {
 } from '../protocol';
 import { AdminServer } from './admin-server';
 import { CandidateConnection, type Admission, type ConnectionHost, type ConnectionSettings } from './connection';
+import { DetectionWatch } from './detection';
 import { ServerEvents, nowIso } from './events';
 import type { FrameAnalyzer } from './frame-slot';
 import { checkToken } from './auth';
@@ -105,6 +106,7 @@ export class VigilServer implements ConnectionHost {
   private listenAddress = '';
 
   private readonly secret: Uint8Array | null;
+  private readonly detection: DetectionWatch;
 
   constructor(private readonly opts: ServerOptions) {
     this.log = opts.logger;
@@ -125,6 +127,7 @@ export class VigilServer implements ConnectionHost {
       analyzeIntervalMs: 1000 / (opts.analyzeFps ?? 5),
       verdictRepeatMs: opts.verdictRepeatMs ?? 3_000,
     };
+    this.detection = new DetectionWatch(this.settings.analyzer, this.log, (e) => this.publish(e), (reason) => this.detectionLost(reason));
     if (opts.tls) {
       const server = tls.createServer(
         { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: this.settings.handshakeTimeoutMs },
@@ -346,6 +349,20 @@ export class VigilServer implements ConnectionHost {
     this.events.publish(event);
   }
 
+  /** No face verdicts until detection is back: faces show `unknown` rather than the last verdict, a stale one. */
+  private detectionLost(reason: string): void {
+    for (const conn of this.connections) {
+      const session = conn.session;
+      if (!conn.isOpen || !session || !conn.hello?.video) continue;
+      session.face = 'unknown';
+      session.faces = 0;
+      this.publish({ kind: 'face_status', at: nowIso(), id: session.id, face: 'unknown', faces: 0 });
+      // ALERT call site (trust-wire's protocol has not landed on this branch yet): once CandidateConnection.alert
+      // exists, tell each candidate once here: conn.alert('detector_down', `face checks are paused: ${reason}`).
+      void reason;
+    }
+  }
+
   status(): ServerStatus {
     const candidates = [];
     for (const conn of this.connections) {
@@ -360,6 +377,7 @@ export class VigilServer implements ConnectionHost {
       uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 100) / 10,
       candidates,
       drops: { ...this.drops },
+      detection: this.detection.status,
     };
   }
 
@@ -422,6 +440,7 @@ export class VigilServer implements ConnectionHost {
       // Sockets still open after their close timeout are destroyed by it; wait for them so the port is free.
       await stopped;
       await this.admin?.close();
+      this.detection.close();
       this.log.info('stopped');
     })();
     return this.closing;
