@@ -248,7 +248,9 @@ export class CandidateConnection {
           lastAudioSeq: admission.session.lastAudioSeq,
           resumeAtMs: admission.resumed ? Math.max(admission.session.ageMs, admission.session.lastVideoTs, admission.session.lastAudioTs) : 0,
         });
-        this.deadline.refresh();
+        // refresh() would re-arm the handshake timer's delay: the idle timeout needs a timer of its own.
+        clearTimeout(this.deadline);
+        this.deadline = setTimeout(() => this.onDeadline(), s.idleTimeoutMs);
         this.host.welcomed(this, admission.session, admission.resumed);
         this.socket.resume();
         this.pump();

@@ -215,8 +215,11 @@ export class VigilServer implements ConnectionHost {
     const mediaProblem = helloMediaProblem(hello);
     if (mediaProblem) return { ok: false, reason: 'invalid_hello', text: mediaProblem };
     const maxCandidates = this.opts.maxCandidates ?? 200;
-    if (this.byId.size >= maxCandidates && !this.byId.has(hello.candidateId)) {
-      return { ok: false, reason: 'server_full', text: `the server takes ${maxCandidates} candidates at once; try again later` };
+    // A session kept for a resume holds a place (and an open recording) like a connected one.
+    const held = new Set([...this.byId.keys(), ...this.detached.keys()]);
+    if (held.size >= maxCandidates && !held.has(hello.candidateId)) {
+      const waiting = this.detached.size ? ` (${this.detached.size} of them disconnected, kept for a resume)` : '';
+      return { ok: false, reason: 'server_full', text: `the server takes ${maxCandidates} candidates at once${waiting}; try again later` };
     }
     if (this.opts.auth === 'tokens') {
       // Checked before anything else about the id, so a failed login never disturbs a session with that id.
