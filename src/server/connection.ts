@@ -4,16 +4,19 @@ import {
   Decoder,
   ProtocolError,
   encodeParts,
+  type AlertCodeName,
   type ByeReasonName,
   type HelloMessage,
   type Message,
   type ModeName,
+  type OptionalKind,
   type PayloadLimits,
   type ServerEvent,
 } from '../protocol';
 import type { IncidentEvent } from '../detect/incidents';
 import { DetectError } from '../detect/types';
 import { LatestFrameSlot, type FrameAnalysis, type FrameAnalyzer } from './frame-slot';
+import { receiptOf } from './media-ledger';
 import type { Session } from './session';
 
 /** Settings every connection shares, resolved from the server's options. */
@@ -173,6 +176,7 @@ export class CandidateConnection {
         if (msg.seq <= session.lastVideoSeq) return;
         session.lastVideoTs = this.checkTimestamp('VIDEO_FRAME', msg.timestampMs, session.lastVideoTs);
         session.lastVideoSeq = msg.seq;
+        session.ledger.video.accept(msg.seq, msg.timestampMs);
         session.recordVideo(msg.timestampMs, msg.jpeg);
         this.slot?.offer(msg.jpeg, msg.timestampMs);
         return;
@@ -186,6 +190,7 @@ export class CandidateConnection {
         if (msg.seq <= session.lastAudioSeq) return;
         session.lastAudioTs = this.checkTimestamp('AUDIO_CHUNK', msg.timestampMs, session.lastAudioTs);
         session.lastAudioSeq = msg.seq;
+        session.ledger.audio.accept(msg.seq, msg.timestampMs);
         this.publishIncidents(session.recordAudio(msg.timestampMs, msg.pcm));
         return;
       }
@@ -326,6 +331,20 @@ export class CandidateConnection {
     return true;
   }
 
+  /** True when this client's HELLO said it understands `kind` (an older client would fail on it). */
+  accepts(kind: OptionalKind): boolean {
+    return this.hello?.accepts?.includes(kind) ?? false;
+  }
+
+  /**
+   * Tells the candidate something went wrong on the server's side (the recorder failed, detection is down).
+   * An older client that cannot decode ALERT is not sent one; false then, or when the connection is not open.
+   */
+  alert(code: AlertCodeName, text: string): boolean {
+    if (this.state !== 'open' || !this.accepts('alert')) return false;
+    return this.send({ type: 'alert', code, text });
+  }
+
   setMode(mode: ModeName): void {
     if (!this.session || this.state !== 'open') return;
     this.session.mode = mode;
@@ -381,6 +400,7 @@ export class CandidateConnection {
     const session = this.session!;
     void this.endSession(session, ended).then(() => {
       const text = `recorded ${session.status(this.remoteAddress).frames_recorded} video frames and ${session.audioSeconds.toFixed(2)} s of audio`;
+      if (this.accepts('receipt')) this.send(receiptOf(session, session.status(this.remoteAddress).frames_recorded));
       this.send({ type: 'bye', reason: 'normal', code: 0, text });
       this.socket.end();
       this.armCloseTimer();

@@ -8,6 +8,7 @@ import { VTT_HEADER, vttCue } from '../media/webvtt';
 import type { AudioParams, CandidateStatus, ModeName, VerdictName, VideoParams } from '../protocol';
 import type { FrameAnalysis } from './frame-slot';
 import { sessionDir } from './ids';
+import { MediaLedger } from './media-ledger';
 import { RateWindow } from './rate-window';
 
 export const RECORDING_FILE = 'recording.mkv';
@@ -106,6 +107,8 @@ export class Session {
   lastAudioTs = -Infinity;
   lastVideoSeq = -1;
   lastAudioSeq = -1;
+  /** The sequence numbers recorded per track, for the RECEIPT. */
+  readonly ledger = new MediaLedger();
   /** The open `disconnected` incident while the candidate is away. */
   private gap: { id: number; startS: number } | null = null;
 
