@@ -3,11 +3,28 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { AdminClient } from '../src/admin/client';
-import type { ServerEvent, ServerStatus } from '../src/protocol';
+import { PROTOCOL_VERSION, type Message, type ServerEvent, type ServerStatus } from '../src/protocol';
+import { Peer } from './peer';
 import { clientArgs, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video } from './helpers';
 
 /** The stand-in detector process (test/fixtures/detector-worker.ts), put in place by VIGIL_DETECTOR_WORKER. */
 const FIXTURE = path.join(__dirname, 'fixtures', 'detector-worker.js');
+
+/** A raw candidate whose HELLO says it understands ALERT; it PINGs so that it outlives the idle timeout. */
+async function alertable(t: { after(fn: () => void): void }, port: number, id: string): Promise<Peer> {
+  const p = new Peer(port);
+  const hello: Message = { type: 'hello', version: PROTOCOL_VERSION, candidateId: id, token: '', clientVersion: 'test', video: { codec: 'jpeg', width: 320, height: 240, fps: 15 }, audio: null, accepts: ['alert'] };
+  p.send(hello);
+  await p.waitFor('welcome');
+  const ping = setInterval(() => p.send({ type: 'ping', nonce: 1 }), 1000);
+  t.after(() => {
+    clearInterval(ping);
+    p.close();
+  });
+  return p;
+}
+
+const alerts = (p: Peer) => p.messages.filter((m) => m.type === 'alert');
 
 async function until<T>(what: string, get: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const t0 = performance.now();
@@ -35,8 +52,19 @@ test('a detector that crashes on every frame: detection is reported down, faces 
   await until('a face verdict from the working detector', async () => (candidate(await admin.status())?.face === 'ok' ? true : undefined));
   assert.deepEqual((await admin.status()).detection, { state: 'up' });
 
+  const early = await alertable(t, server.port, 'carol');
+  assert.deepEqual(alerts(early), []);
+
   writeFileSync(modeFile, 'crash');
   const down = await until('detector_down', () => events.find((e) => e.kind === 'detector_down'));
+  // Candidates are told: those connected when it went down, and one who joins during the outage, once each.
+  const during = await alertable(t, server.port, 'dave');
+  const alertEarly = await early.waitFor('alert');
+  const alertDuring = await during.waitFor('alert');
+  for (const a of [alertEarly, alertDuring]) {
+    assert.equal(a.code, 'detector_down');
+    assert.match(a.text, /^face checks are paused on the server \(the detector process died .*\); your recording continues$/);
+  }
   assert.ok(down.kind === 'detector_down' && /died \(exit 3: fixture: crashing on this frame\)/.test(down.reason), JSON.stringify(down));
   const st = await admin.status();
   assert.equal(st.detection.state, 'down');
@@ -58,6 +86,8 @@ test('a detector that crashes on every frame: detection is reported down, faces 
   await until('face ok again', async () => (candidate(await admin.status())?.face === 'ok' ? true : undefined));
   assert.deepEqual((await admin.status()).detection, { state: 'up' });
   assert.equal(events.filter((e) => e.kind === 'detector_down').length, 1, 'down announced once');
+  assert.equal(alerts(early).length, 1, 'told once');
+  assert.equal(alerts(during).length, 1, 'told once');
 
   // The recording never depended on detection: every frame the client sent is in the file.
   client.proc.kill('SIGINT');

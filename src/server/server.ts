@@ -275,6 +275,9 @@ export class VigilServer implements ConnectionHost {
       { id: session.id, session: session.init.sessionId, video: conn.hello!.video, audio: conn.hello!.audio, client: conn.hello!.clientVersion, resumed },
       resumed ? 'candidate resumed' : 'candidate joined',
     );
+    // A candidate who joins during an outage is told at once, like those who were there when it began.
+    const detection = this.detection.status;
+    if (detection.state === 'down' && conn.hello!.video) conn.alert('detector_down', detectorDownText(detection.reason));
     this.publish({ kind: 'candidate_joined', at: nowIso(), id: session.id, session_id: session.init.sessionId, address: conn.remoteAddress, mode: session.mode });
   }
 
@@ -360,9 +363,7 @@ export class VigilServer implements ConnectionHost {
       session.face = 'unknown';
       session.faces = 0;
       this.publish({ kind: 'face_status', at: nowIso(), id: session.id, face: 'unknown', faces: 0 });
-      // ALERT call site (trust-wire's protocol has not landed on this branch yet): once CandidateConnection.alert
-      // exists, tell each candidate once here: conn.alert('detector_down', `face checks are paused: ${reason}`).
-      void reason;
+      conn.alert('detector_down', detectorDownText(reason));
     }
   }
 
@@ -448,6 +449,10 @@ export class VigilServer implements ConnectionHost {
     })();
     return this.closing;
   }
+}
+
+function detectorDownText(reason: string): string {
+  return `face checks are paused on the server (${reason}); your recording continues`;
 }
 
 /** Can this HELLO continue the session's recording (same tracks, same formats)? */
