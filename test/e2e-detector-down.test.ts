@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { Terminal } from '@xterm/headless';
+import * as pty from 'node-pty';
 import { AdminClient } from '../src/admin/client';
 import { PROTOCOL_VERSION, type Message, type ServerEvent, type ServerStatus } from '../src/protocol';
 import { Peer } from './peer';
-import { clientArgs, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video } from './helpers';
+import { VIGIL, clientArgs, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video } from './helpers';
 
 /** The stand-in detector process (test/fixtures/detector-worker.ts), put in place by VIGIL_DETECTOR_WORKER. */
 const FIXTURE = path.join(__dirname, 'fixtures', 'detector-worker.js');
@@ -22,6 +24,25 @@ async function alertable(t: { after(fn: () => void): void }, port: number, id: s
     p.close();
   });
   return p;
+}
+
+/** The console in a pseudo-terminal, replayed into a headless xterm; returns a function reading its screen. */
+function consoleScreen(t: { after(fn: () => void): void }, adminSocket: string): () => Promise<string> {
+  const [cols, rows] = [140, 40];
+  const term = new Terminal({ cols, rows, allowProposedApi: true });
+  const proc = pty.spawn(VIGIL, ['console', '--admin-socket', adminSocket], { name: 'xterm-256color', cols, rows, env: { ...process.env, TERM: 'xterm-256color' } as Record<string, string> });
+  let exited = false;
+  proc.onExit(() => (exited = true));
+  proc.onData((d) => term.write(d));
+  t.after(() => {
+    if (!exited) proc.kill('SIGKILL');
+    term.dispose();
+  });
+  return async () => {
+    await new Promise<void>((r) => term.write('', r));
+    const b = term.buffer.active;
+    return Array.from({ length: rows }, (_, y) => b.getLine(b.viewportY + y)?.translateToString(true) ?? '').join('\n');
+  };
 }
 
 const alerts = (p: Peer) => p.messages.filter((m) => m.type === 'alert');
@@ -52,6 +73,9 @@ test('a detector that crashes on every frame: detection is reported down, faces 
   await until('a face verdict from the working detector', async () => (candidate(await admin.status())?.face === 'ok' ? true : undefined));
   assert.deepEqual((await admin.status()).detection, { state: 'up' });
 
+  const screen = consoleScreen(t, server.adminSocket);
+  await until('the console showing alice', async () => (/alice\s.*\bok\b/.test(await screen()) ? true : undefined));
+  assert.doesNotMatch(await screen(), /detection unavailable/);
   const early = await alertable(t, server.port, 'carol');
   assert.deepEqual(alerts(early), []);
 
@@ -70,6 +94,11 @@ test('a detector that crashes on every frame: detection is reported down, faces 
   assert.equal(st.detection.state, 'down');
   assert.equal(candidate(st)?.face, 'unknown', 'no stale verdict while detection is down');
   assert.ok(events.some((e) => e.kind === 'face_status' && e.id === 'alice' && e.face === 'unknown'));
+  // The console: the header says so, the event log has the outage, alice's face is unknown.
+  await until('the console to show the outage', async () => {
+    const sc = await screen();
+    return /^ vigil .*detection unavailable/m.test(sc) && /detection unavailable: the detector process died/.test(sc) && /alice\s.*\bunknown\b/.test(sc) ? true : undefined;
+  });
   const text = (await runVigil(t, ['status', '--admin-socket', server.adminSocket]).done).stdout;
   assert.match(text, /detection unavailable since .*: the detector process died/);
   const json = JSON.parse((await runVigil(t, ['status', '--admin-socket', server.adminSocket, '--json']).done).stdout) as { server: ServerStatus };
@@ -84,6 +113,10 @@ test('a detector that crashes on every frame: detection is reported down, faces 
   writeFileSync(modeFile, 'ok');
   await until('detector_up', () => events.find((e) => e.kind === 'detector_up'));
   await until('face ok again', async () => (candidate(await admin.status())?.face === 'ok' ? true : undefined));
+  await until('the console to show detection back', async () => {
+    const sc = await screen();
+    return !/^ vigil .*detection unavailable/m.test(sc) && /detection available again after/.test(sc) ? true : undefined;
+  });
   assert.deepEqual((await admin.status()).detection, { state: 'up' });
   assert.equal(events.filter((e) => e.kind === 'detector_down').length, 1, 'down announced once');
   assert.equal(alerts(early).length, 1, 'told once');
