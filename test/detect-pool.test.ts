@@ -11,6 +11,7 @@ const JPEG = Buffer.from('ffd8ffe000104a464946', 'hex');
 
 interface Logged {
   level: 'info' | 'warn' | 'error';
+  obj: Record<string, unknown>;
   msg: string;
   at: number;
 }
@@ -21,7 +22,7 @@ function fixturePool(t: { after(fn: () => unknown): void }, opts: Partial<PoolOp
   // The pool's processes inherit this process's environment; each test file runs in its own process.
   process.env['VIGIL_FIXTURE_MODE_FILE'] = modeFile;
   const logs: Logged[] = [];
-  const log = (level: Logged['level']) => (_o: object, msg: string) => void logs.push({ level, msg, at: performance.now() });
+  const log = (level: Logged['level']) => (obj: object, msg: string) => void logs.push({ level, obj: { ...obj }, msg, at: performance.now() });
   return {
     setMode: (m) => writeFileSync(modeFile, m),
     logs,
@@ -79,13 +80,15 @@ test('a detector that crashes on every frame: the pool goes down, refuses at onc
   await until('no process idle on probation', () => pool.pids.length === 0);
   const t0 = performance.now();
   await assert.rejects(pool.analyze(JPEG), (e: unknown) => code(e) === 'VIGIL_ERR_DETECTOR_DOWN');
-  assert.ok(performance.now() - t0 < 50, `refused after ${(performance.now() - t0).toFixed(0)} ms`);
+  // Bounded generously for a loaded machine: a queued frame would wait for a process to load (seconds).
+  assert.ok(performance.now() - t0 < 250, `refused after ${(performance.now() - t0).toFixed(0)} ms`);
 
   // Let a few retries fail: each restarted process crashes on the one frame it is given, and waits grow.
   await until('three retries', () => f.logs.filter((l) => l.msg.startsWith('retrying face detection')).length >= 3, 20_000);
-  const retries = f.logs.filter((l) => l.msg.startsWith('retrying face detection')).map((l) => l.at);
-  const gaps = retries.slice(1).map((at, i) => at - retries[i]!);
-  assert.ok(gaps[1]! > gaps[0]! * 1.3, `retry gaps grow: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
+  // Each retry waited twice as long as the one before (base 100 ms), capped at 800 ms.
+  const waits = f.logs.filter((l) => l.msg.startsWith('retrying face detection')).map((l) => l.obj['afterMs']);
+  assert.deepEqual(waits.slice(0, 3), [100, 200, 400]);
+  assert.ok(waits.every((w) => typeof w === 'number' && w <= 800), waits.join(','));
   const deaths = f.logs.filter((l) => l.level === 'error' && l.msg.startsWith('detector process died')).length;
   assert.ok(deaths >= 5, `every death logged at error (${deaths})`);
   assert.ok(outcomes.includes('VIGIL_ERR_DETECTOR_CRASH') && outcomes.includes('VIGIL_ERR_DETECTOR_DOWN'), outcomes.join(','));
@@ -109,7 +112,7 @@ test('a hung detector process leaves the pool at the job timeout, is killed and 
   const t0 = performance.now();
   await assert.rejects(pool.analyze(JPEG), (e: unknown) => code(e) === 'VIGIL_ERR_DETECTOR_TIMEOUT');
   const waited = performance.now() - t0;
-  assert.ok(waited >= 290 && waited < 2_000, `timed out after ${waited.toFixed(0)} ms`);
+  assert.ok(waited >= 290 && waited < 3_000, `timed out after ${waited.toFixed(0)} ms`);
   // At once: not in the pool any more, whether or not its exit has arrived yet.
   assert.ok(!pool.pids.includes(hungPid!), 'the hung process left the pool at the timeout');
   await until('the hung process to be killed', () => !alive(hungPid!));

@@ -240,7 +240,7 @@ export class DetectorPool {
       s.retryAt = null;
       s.attempt++;
       if (this.state !== s) return;
-      this.log.info({ attempt: s.attempt }, 'retrying face detection: starting a detector process');
+      this.log.info({ attempt: s.attempt, afterMs: delay }, 'retrying face detection: starting a detector process');
       this.respawn();
     }, delay);
   }
