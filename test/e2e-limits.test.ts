@@ -9,6 +9,9 @@ import { runVigil, startServer, tempDir, type RunningServer } from './helpers';
  * the peer reads, the log line, and the drop counter in `vigil status --json`.
  */
 
+/** Limits need no face detection; without it the server starts at once even on a loaded machine. */
+const NO_DETECTOR = ['--detector', 'none'];
+
 const hello = (id: string, media: 'video' | 'audio' = 'video'): Message => ({
   type: 'hello',
   version: PROTOCOL_VERSION,
@@ -37,7 +40,7 @@ const dropLog = (server: RunningServer, reason: string, id: string | null) =>
   server.waitForLog((l) => l.msg.startsWith('dropped:') && l['reason'] === reason && (l['id'] ?? null) === id && l.level === 40);
 
 test('rate_limited: a logged-in candidate sending far more messages than --max-msg-rate is dropped', { timeout: 30_000 }, async (t) => {
-  const server = await startServer(t, tempDir(t), ['--max-msg-rate', '10']);
+  const server = await startServer(t, tempDir(t), ['--max-msg-rate', '10', ...NO_DETECTOR]);
   const p = await joined(t, server, 'chatty');
   // 100 PINGs at once: far past the burst of twice the rate.
   p.send(Buffer.concat(Array.from({ length: 100 }, (_, k) => encode({ type: 'ping', nonce: k }))));
@@ -50,7 +53,7 @@ test('rate_limited: a logged-in candidate sending far more messages than --max-m
 });
 
 test('idle_timeout: a candidate that goes silent after its HELLO is dropped after --idle-timeout', { timeout: 30_000 }, async (t) => {
-  const server = await startServer(t, tempDir(t), ['--idle-timeout', '1']);
+  const server = await startServer(t, tempDir(t), ['--idle-timeout', '1', ...NO_DETECTOR]);
   const p = await joined(t, server, 'silent');
   const since = performance.now();
   const bye = await p.bye(8_000);
@@ -64,7 +67,7 @@ test('idle_timeout: a candidate that goes silent after its HELLO is dropped afte
 });
 
 test('slow data after HELLO: a frame trickled a byte at a time never counts as activity, so the peer is dropped at the idle timeout', { timeout: 30_000 }, async (t) => {
-  const server = await startServer(t, tempDir(t), ['--idle-timeout', '1']);
+  const server = await startServer(t, tempDir(t), ['--idle-timeout', '1', ...NO_DETECTOR]);
   const p = await joined(t, server, 'trickle');
   const frame = encode({ type: 'video_frame', seq: 0, timestampMs: 0, jpeg: Buffer.alloc(5000, 0xff).fill(0xd8, 1, 2) });
   const since = performance.now();
@@ -85,7 +88,7 @@ test('slow data after HELLO: a frame trickled a byte at a time never counts as a
 });
 
 test('--max-audio-bytes: a chunk at the limit is recorded, one past it is refused with message_too_large', { timeout: 30_000 }, async (t) => {
-  const server = await startServer(t, tempDir(t), ['--max-audio-bytes', '2048']);
+  const server = await startServer(t, tempDir(t), ['--max-audio-bytes', '2048', ...NO_DETECTOR]);
   const p = await joined(t, server, 'loud', 'audio');
   // The limit is on the payload: 12 bytes of sequence and timestamp, then the samples.
   p.send({ type: 'audio_chunk', seq: 0, timestampMs: 0, pcm: Buffer.alloc(2048 - 12) });
@@ -101,7 +104,7 @@ test('--max-audio-bytes: a chunk at the limit is recorded, one past it is refuse
 });
 
 test('--max-candidates counts sessions kept for a resume: a newcomer is refused while one waits, and the waiting one can still come back', { timeout: 30_000 }, async (t) => {
-  const server = await startServer(t, tempDir(t), ['--max-candidates', '2', '--resume-window', '30']);
+  const server = await startServer(t, tempDir(t), ['--max-candidates', '2', '--resume-window', '30', ...NO_DETECTOR]);
   const a = await joined(t, server, 'away');
   a.socket.resetAndDestroy();
   await server.waitForLog((l) => l.msg === 'connection lost; session kept for a resume' && l['id'] === 'away');
