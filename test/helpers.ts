@@ -43,12 +43,14 @@ export async function startServer(
   t: { after(fn: () => Promise<unknown> | void): void },
   recordDir: string,
   extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<RunningServer> {
   const adminSocket = path.join(recordDir, 'vigil.sock');
   // Tests speak to the server without tokens unless they ask for token auth themselves.
   const auth = extra.includes('--auth') ? [] : ['--auth', 'none'];
   const proc = spawn(VIGIL, ['serve', '--port', '0', '--record-dir', recordDir, '--log-level', 'debug', ...auth, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   const logs: LogLine[] = [];
   const waiters = new Set<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();

@@ -144,7 +144,9 @@ async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
   let pool: DetectorPool | null = null;
   if (flags.detector !== 'none') {
     try {
-      pool = await DetectorPool.start(poolOptions({ ...flags, detector: flags.detector }));
+      // VIGIL_DETECTOR_WORKER swaps the detector process's module (tests run a stand-in that crashes or hangs).
+      const workerPath = process.env['VIGIL_DETECTOR_WORKER'];
+      pool = await DetectorPool.start({ ...poolOptions({ ...flags, detector: flags.detector }), log: log.child({ part: 'detect' }), ...(workerPath ? { workerPath } : {}) });
       log.info({ detector: flags.detector, processes: pool.size, analyzeFps: flags.analyzeFps }, 'face detection ready');
     } catch (err) {
       if (!(err instanceof DetectError)) throw err;

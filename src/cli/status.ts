@@ -15,9 +15,10 @@ function render(status: ServerStatus, json: boolean): string {
   if (json) return JSON.stringify({ candidates: status.candidates, server: { ...status, candidates: undefined } });
   const head = `vigil ${status.version} on ${status.listen}, up ${duration(status.uptime_s)}, ${status.candidates.length} candidate(s), recording to ${status.record_dir}`;
   const drops = Object.entries(status.drops).map(([k, v]) => `${k} ${v}`).join(', ');
+  const detection = status.detection?.state === 'down' ? `\ndetection unavailable since ${status.detection.since}: ${status.detection.reason} (faces unknown; recording continues)` : '';
   const body = status.candidates.length ? statusTable(status.candidates) : 'no candidates connected';
   const total = status.candidates.reduce((n, c) => n + c.bytes_in, 0);
-  return `${head}\n${body}\n${status.candidates.length ? `total in: ${bytes(total)}` : ''}${drops ? `\ndropped connections: ${drops}` : ''}`.trimEnd();
+  return `${head}${detection}\n${body}\n${status.candidates.length ? `total in: ${bytes(total)}` : ''}${drops ? `\ndropped connections: ${drops}` : ''}`.trimEnd();
 }
 
 /** `vigil status`: one snapshot, or a refreshing view with --watch. Resolves with the exit code. */

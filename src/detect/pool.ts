@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { DetectorConfig } from './analyze';
+import { backoffMs, SILENT_LOG, type DetectorHealth, type PoolLog } from './health';
 import { DetectError, type FrameResult } from './types';
 import type { WorkerReply, WorkerRequest } from './worker';
 
@@ -14,6 +15,15 @@ export interface PoolOptions extends DetectorConfig {
   startTimeoutMs?: number;
   /** Frames waiting beyond this many are refused at once rather than queued. Default 1024. */
   maxQueue?: number;
+  /** Failures in a row (deaths, hangs, failed restarts, no frame analysed in between) that mean detection is down. Default 3. */
+  maxConsecutiveFailures?: number;
+  /** First retry delay once down; doubled per failed retry. Default 500. */
+  retryBaseMs?: number;
+  /** Longest retry delay. Default 30000. */
+  retryMaxMs?: number;
+  /** The detector process's module; default the real worker. Tests pass a fixture that speaks the same IPC. */
+  workerPath?: string;
+  log?: PoolLog;
 }
 
 interface Job {
@@ -29,21 +39,37 @@ interface Slot {
   timer: NodeJS.Timeout | null;
 }
 
+/**
+ * `up`: frames are queued for the live processes (a replacement for a dead one may still be loading).
+ * `down`: failures in a row reached the limit; frames are refused at once, except when a restarted process
+ * is idle and may prove itself on one. A retry timer restarts one process at a time, with backoff.
+ */
+type PoolState =
+  | { kind: 'starting' }
+  | { kind: 'up' }
+  | { kind: 'down'; reason: string; since: Date; attempt: number; retry: NodeJS.Timeout | null; retryAt: number | null }
+  | { kind: 'closed' };
+
 const WORKER = path.join(__dirname, 'worker.js');
-/** More crashes than this within a minute stop the pool from respawning: something is broken, not unlucky. */
-const MAX_CRASHES_PER_MINUTE = 10;
 
 /**
  * A pool of detector processes. Frames go to whichever process is free; the caller bounds what it submits
- * (the server's latest-frame slot keeps at most one frame per candidate in flight).
+ * (the server's latest-frame slot keeps at most one frame per candidate in flight). The pool knows nothing of
+ * who is listening: its health goes to `onHealth` subscribers.
  */
 export class DetectorPool {
   private readonly slots = new Set<Slot>();
+  /** Every process not yet exited, loading, live or retired, so that close() can end them all. */
+  private readonly procs = new Set<ChildProcess>();
   private readonly queue: Job[] = [];
+  private readonly healthListeners = new Set<(h: DetectorHealth) => void>();
   private nextId = 1;
-  private closed = false;
-  private crashes: number[] = [];
-  private readonly opts: Required<Pick<PoolOptions, 'size' | 'jobTimeoutMs' | 'startTimeoutMs' | 'maxQueue'>> & PoolOptions;
+  private spawning = 0;
+  private failures = 0;
+  private state: PoolState = { kind: 'starting' };
+  private readonly log: PoolLog;
+  private readonly opts: Required<Pick<PoolOptions, 'size' | 'jobTimeoutMs' | 'startTimeoutMs' | 'maxQueue' | 'maxConsecutiveFailures' | 'retryBaseMs' | 'retryMaxMs' | 'workerPath'>> &
+    PoolOptions;
 
   private constructor(opts: PoolOptions) {
     this.opts = {
@@ -51,8 +77,13 @@ export class DetectorPool {
       jobTimeoutMs: opts.jobTimeoutMs ?? 5_000,
       startTimeoutMs: opts.startTimeoutMs ?? 30_000,
       maxQueue: opts.maxQueue ?? 1024,
+      maxConsecutiveFailures: opts.maxConsecutiveFailures ?? 3,
+      retryBaseMs: opts.retryBaseMs ?? 500,
+      retryMaxMs: opts.retryMaxMs ?? 30_000,
+      workerPath: opts.workerPath ?? WORKER,
       ...opts,
     };
+    this.log = opts.log ?? SILENT_LOG;
   }
 
   /** Starts every process and waits until each has loaded its model; fails with the process's own reason. */
@@ -64,6 +95,9 @@ export class DetectorPool {
       await pool.close();
       throw err;
     }
+    pool.state = { kind: 'up' };
+    // A process that died while the others were still loading is replaced now.
+    pool.replenish();
     return pool;
   }
 
@@ -71,9 +105,21 @@ export class DetectorPool {
     return this.opts.size;
   }
 
-  /** Process ids of the live detector processes (for status and tests). */
+  /** Process ids of the detector processes in the pool (loading ones and hung ones on their way out excluded). */
   get pids(): number[] {
     return [...this.slots].map((s) => s.proc.pid!).filter(Boolean);
+  }
+
+  get health(): DetectorHealth {
+    const s = this.state;
+    if (s.kind !== 'down') return { up: true };
+    return { up: false, reason: s.reason, since: s.since, retryInMs: s.retryAt === null ? null : Math.max(0, s.retryAt - Date.now()) };
+  }
+
+  /** Calls `listener` on every change between up and down; returns the unsubscribe function. */
+  onHealth(listener: (h: DetectorHealth) => void): () => void {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
   }
 
   private spawn(): Promise<void> {
@@ -84,64 +130,129 @@ export class DetectorPool {
       ...(this.opts.haar ? { haar: this.opts.haar } : {}),
     };
     // 'advanced' serialization sends Buffers as bytes, not as JSON arrays of numbers.
-    const proc = fork(WORKER, [], {
+    const proc = fork(this.opts.workerPath, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: { ...process.env, VIGIL_DETECTOR_CONFIG: JSON.stringify(config), OPENCV4NODEJS_DISABLE_AUTOBUILD: '1' },
     });
+    this.procs.add(proc);
+    this.spawning++;
     let stderr = '';
     proc.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+    const lastLine = (): string => stderr.trim().split('\n').pop() ?? '';
     const slot: Slot = { proc, job: null, timer: null };
     return new Promise<void>((resolve, reject) => {
-      let ready = false;
+      let loading = true;
+      const loaded = (err: DetectError | null): void => {
+        if (!loading) return;
+        loading = false;
+        clearTimeout(startTimer);
+        this.spawning--;
+        if (err) {
+          reject(err);
+          return;
+        }
+        this.slots.add(slot);
+        resolve();
+        this.dispatch();
+      };
       const startTimer = setTimeout(() => {
         proc.kill('SIGKILL');
-        reject(new DetectError('VIGIL_ERR_DETECTOR_LOAD', `the ${config.detector} detector did not start within ${this.opts.startTimeoutMs} ms`));
+        loaded(new DetectError('VIGIL_ERR_DETECTOR_LOAD', `the ${config.detector} detector did not start within ${this.opts.startTimeoutMs} ms`));
       }, this.opts.startTimeoutMs);
       proc.on('message', (msg: WorkerReply) => {
         if ('type' in msg) {
-          clearTimeout(startTimer);
-          if (msg.type === 'ready') {
-            ready = true;
-            this.slots.add(slot);
-            resolve();
-            this.dispatch();
-          } else {
-            reject(new DetectError('VIGIL_ERR_DETECTOR_LOAD', msg.message));
-          }
+          if (msg.type === 'ready') loaded(null);
+          else loaded(new DetectError('VIGIL_ERR_DETECTOR_LOAD', msg.message));
           return;
         }
         this.finish(slot, msg);
       });
-      proc.on('error', (err) => {
-        clearTimeout(startTimer);
-        if (!ready) reject(new DetectError('VIGIL_ERR_DETECTOR_LOAD', `cannot start a detector process: ${err.message}`));
-      });
+      proc.on('error', (err) => loaded(new DetectError('VIGIL_ERR_DETECTOR_LOAD', `cannot start a detector process: ${err.message}`)));
       proc.on('exit', (code, signal) => {
-        clearTimeout(startTimer);
-        if (!ready) {
-          reject(new DetectError('VIGIL_ERR_DETECTOR_LOAD', `the detector process exited (${signal ?? code}) while loading: ${stderr.trim().split('\n').pop() ?? ''}`));
+        this.procs.delete(proc);
+        if (loading) {
+          loaded(new DetectError('VIGIL_ERR_DETECTOR_LOAD', `the detector process exited (${signal ?? code}) while loading: ${lastLine()}`));
           return;
         }
-        this.onExit(slot, `${signal ?? `exit ${code}`}${stderr ? `: ${stderr.trim().split('\n').pop()}` : ''}`);
+        // A process that failed to load, or was retired as hung, has been accounted for already.
+        if (this.slots.has(slot)) this.onExit(slot, `${signal ?? `exit ${code}`}${stderr ? `: ${lastLine()}` : ''}`);
       });
     });
   }
 
+  /** Starts a process after the pool has started; a failure to load counts against the pool's health. */
+  private respawn(): void {
+    this.spawn().then(
+      () => this.log.info({ pid: [...this.slots].at(-1)?.proc.pid, state: this.state.kind }, 'detector process restarted'),
+      (err: DetectError) => {
+        if (this.state.kind === 'closed') return;
+        this.log.error({ code: err.code, failures: this.failures + 1 }, `detector process could not be restarted: ${err.message}`);
+        this.failed(`a restarted detector process failed to load: ${err.message}`);
+      },
+    );
+  }
+
   private onExit(slot: Slot, why: string): void {
-    this.slots.delete(slot);
     if (slot.timer) clearTimeout(slot.timer);
-    slot.job?.reject(new DetectError('VIGIL_ERR_DETECTOR_CRASH', `the detector process died (${why})`));
+    if (this.state.kind === 'closed') return;
+    this.slots.delete(slot);
+    const job = slot.job;
     slot.job = null;
-    if (this.closed) return;
-    const now = Date.now();
-    this.crashes = this.crashes.filter((t) => now - t < 60_000);
-    this.crashes.push(now);
-    if (this.crashes.length > MAX_CRASHES_PER_MINUTE) {
-      for (const job of this.queue.splice(0)) job.reject(new DetectError('VIGIL_ERR_DETECTOR_CRASH', 'detector processes keep crashing; detection is off'));
+    job?.reject(new DetectError('VIGIL_ERR_DETECTOR_CRASH', `the detector process died (${why})`));
+    this.log.error({ pid: slot.proc.pid, failures: this.failures + 1 }, `detector process died (${why})`);
+    this.failed(`the detector process died (${why})`);
+  }
+
+  /** One more failure in a row: replace the process, or, past the limit, go down and retry with backoff. */
+  private failed(reason: string): void {
+    const s = this.state;
+    if (s.kind === 'closed' || s.kind === 'starting') return;
+    this.failures++;
+    if (s.kind === 'down') {
+      s.reason = reason;
+      this.scheduleRetry();
       return;
     }
-    this.spawn().catch(() => undefined);
+    if (this.failures < this.opts.maxConsecutiveFailures) {
+      this.replenish();
+      return;
+    }
+    this.state = { kind: 'down', reason, since: new Date(), attempt: 0, retry: null, retryAt: null };
+    for (const job of this.queue.splice(0)) job.reject(this.downError());
+    this.log.error({ failures: this.failures }, `face detection is down: ${reason}`);
+    this.scheduleRetry();
+    this.emitHealth();
+  }
+
+  private replenish(): void {
+    for (let n = this.slots.size + this.spawning; n < this.opts.size; n++) this.respawn();
+  }
+
+  /** While down, one process at a time is tried, each after a longer wait. */
+  private scheduleRetry(): void {
+    const s = this.state;
+    if (s.kind !== 'down' || s.retry || this.slots.size + this.spawning > 0) return;
+    const delay = backoffMs(s.attempt, this.opts.retryBaseMs, this.opts.retryMaxMs);
+    s.retryAt = Date.now() + delay;
+    s.retry = setTimeout(() => {
+      s.retry = null;
+      s.retryAt = null;
+      s.attempt++;
+      if (this.state !== s) return;
+      this.log.info({ attempt: s.attempt, afterMs: delay }, 'retrying face detection: starting a detector process');
+      this.respawn();
+    }, delay);
+  }
+
+  private emitHealth(): void {
+    const h = this.health;
+    for (const l of this.healthListeners) l(h);
+  }
+
+  private downError(): DetectError {
+    const s = this.state;
+    return new DetectError('VIGIL_ERR_DETECTOR_DOWN', `face detection is unavailable: ${s.kind === 'down' ? s.reason : 'the detector pool is not running'}`);
   }
 
   private finish(slot: Slot, msg: Exclude<WorkerReply, { type: string }>): void {
@@ -150,9 +261,25 @@ export class DetectorPool {
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
     slot.job = null;
-    if (msg.ok) job.resolve(msg.result);
-    else job.reject(new DetectError(msg.code === 'VIGIL_ERR_IMAGE_DECODE' ? 'VIGIL_ERR_IMAGE_DECODE' : 'VIGIL_ERR_DETECTOR_CRASH', msg.message));
+    if (msg.ok) {
+      this.failures = 0;
+      job.resolve(msg.result);
+      if (this.state.kind === 'down') this.recovered();
+    } else {
+      job.reject(new DetectError(msg.code === 'VIGIL_ERR_IMAGE_DECODE' ? 'VIGIL_ERR_IMAGE_DECODE' : 'VIGIL_ERR_DETECTOR_CRASH', msg.message));
+    }
     this.dispatch();
+  }
+
+  /** A restarted process analysed a frame: detection is back, and the rest of the pool is started. */
+  private recovered(): void {
+    const s = this.state;
+    if (s.kind !== 'down') return;
+    if (s.retry) clearTimeout(s.retry);
+    this.state = { kind: 'up' };
+    this.log.info({ downForMs: Date.now() - s.since.getTime() }, 'face detection is back');
+    this.replenish();
+    this.emitHealth();
   }
 
   private dispatch(): void {
@@ -161,20 +288,34 @@ export class DetectorPool {
       if (slot.job) continue;
       const job = this.queue.shift()!;
       slot.job = job;
-      slot.timer = setTimeout(() => {
-        // A frame that hangs the detector costs that process, not the server: kill and replace it.
-        slot.job = null;
-        job.reject(new DetectError('VIGIL_ERR_DETECTOR_TIMEOUT', `no result within ${this.opts.jobTimeoutMs} ms`));
-        slot.proc.kill('SIGKILL');
-      }, this.opts.jobTimeoutMs);
+      slot.timer = setTimeout(() => this.hung(slot, job), this.opts.jobTimeoutMs);
       const req: WorkerRequest = { id: job.id, jpeg: job.jpeg };
       slot.proc.send(req);
     }
   }
 
-  /** Analyses one JPEG in a detector process. */
+  /** A frame that hangs the detector costs that process, not the server: out of the pool now, killed, replaced. */
+  private hung(slot: Slot, job: Job): void {
+    slot.timer = null;
+    slot.job = null;
+    this.slots.delete(slot);
+    slot.proc.kill('SIGKILL');
+    const why = `no result within ${this.opts.jobTimeoutMs} ms`;
+    job.reject(new DetectError('VIGIL_ERR_DETECTOR_TIMEOUT', why));
+    this.log.error({ pid: slot.proc.pid, failures: this.failures + 1 }, `detector process hung (${why}); killed`);
+    this.failed(`the detector process hung (${why})`);
+    this.dispatch();
+  }
+
+  /** Analyses one JPEG in a detector process; refused at once while detection is down or the queue is full. */
   analyze(jpeg: Buffer): Promise<FrameResult> {
-    if (this.closed) return Promise.reject(new DetectError('VIGIL_ERR_DETECTOR_CLOSED', 'the detector pool is closed'));
+    const s = this.state;
+    if (s.kind === 'closed') return Promise.reject(new DetectError('VIGIL_ERR_DETECTOR_CLOSED', 'the detector pool is closed'));
+    if (s.kind === 'down') {
+      // Only a restarted process that is idle takes a frame: the frame that shows whether it works now.
+      const idle = [...this.slots].filter((slot) => !slot.job).length;
+      if (this.queue.length >= idle) return Promise.reject(this.downError());
+    }
     if (this.queue.length >= this.opts.maxQueue) {
       return Promise.reject(new DetectError('VIGIL_ERR_DETECTOR_TIMEOUT', `${this.queue.length} frames already wait for analysis`));
     }
@@ -184,22 +325,28 @@ export class DetectorPool {
     });
   }
 
-  /** Stops every process; pending frames fail with VIGIL_ERR_DETECTOR_CLOSED. Idempotent. */
+  /** Stops every process (loading and hung ones too); pending frames fail with VIGIL_ERR_DETECTOR_CLOSED. Idempotent. */
   async close(): Promise<void> {
-    this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new DetectError('VIGIL_ERR_DETECTOR_CLOSED', 'the detector pool is closed'));
-    const exits = [...this.slots].map(
-      (slot) =>
+    const s = this.state;
+    if (s.kind === 'down' && s.retry) clearTimeout(s.retry);
+    this.state = { kind: 'closed' };
+    const closedError = (): DetectError => new DetectError('VIGIL_ERR_DETECTOR_CLOSED', 'the detector pool is closed');
+    for (const job of this.queue.splice(0)) job.reject(closedError());
+    for (const slot of this.slots) {
+      if (slot.timer) clearTimeout(slot.timer);
+      slot.job?.reject(closedError());
+      slot.job = null;
+    }
+    this.slots.clear();
+    this.healthListeners.clear();
+    const exits = [...this.procs].map(
+      (proc) =>
         new Promise<void>((resolve) => {
-          if (slot.timer) clearTimeout(slot.timer);
-          slot.job?.reject(new DetectError('VIGIL_ERR_DETECTOR_CLOSED', 'the detector pool is closed'));
-          slot.job = null;
-          if (slot.proc.exitCode !== null || slot.proc.signalCode !== null) return resolve();
-          slot.proc.once('exit', () => resolve());
-          slot.proc.kill('SIGTERM');
+          if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+          proc.once('exit', () => resolve());
+          proc.kill('SIGTERM');
         }),
     );
-    this.slots.clear();
     await Promise.all(exits);
   }
 }

@@ -28,7 +28,7 @@ export interface FrameResult {
 
 export class DetectError extends Error {
   constructor(
-    readonly code: 'VIGIL_ERR_DETECTOR_LOAD' | 'VIGIL_ERR_IMAGE_DECODE' | 'VIGIL_ERR_DETECTOR_CRASH' | 'VIGIL_ERR_DETECTOR_TIMEOUT' | 'VIGIL_ERR_DETECTOR_CLOSED',
+    readonly code: 'VIGIL_ERR_DETECTOR_LOAD' | 'VIGIL_ERR_IMAGE_DECODE' | 'VIGIL_ERR_DETECTOR_CRASH' | 'VIGIL_ERR_DETECTOR_TIMEOUT' | 'VIGIL_ERR_DETECTOR_CLOSED' | 'VIGIL_ERR_DETECTOR_DOWN',
     message: string,
   ) {
     super(message);

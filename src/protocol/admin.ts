@@ -55,7 +55,11 @@ export interface ServerStatus {
   candidates: CandidateStatus[];
   /** Connections dropped since start, by BYE reason. */
   drops: Partial<Record<ByeReasonName, number>>;
+  /** Face detection: off (--detector none), up, or down (faces show `unknown` until it is back). */
+  detection: DetectionStatus;
 }
+
+export type DetectionStatus = { state: 'off' } | { state: 'up' } | { state: 'down'; reason: string; since: string };
 
 export type ServerEvent =
   | { kind: 'candidate_joined'; at: string; id: string; session_id: string; address: string; mode: ModeName }
@@ -80,7 +84,10 @@ export type ServerEvent =
   | { kind: 'mode_changed'; at: string; id: string; mode: ModeName }
   | { kind: 'face_status'; at: string; id: string; face: VerdictName; faces: number }
   | { kind: 'incident_opened' | 'incident_closed'; at: string; id: string; incident: IncidentRecord }
-  | { kind: 'kicked'; at: string; id: string; reason: string };
+  | { kind: 'kicked'; at: string; id: string; reason: string }
+  /** Face detection stopped working (every detector process failing); the server keeps recording. */
+  | { kind: 'detector_down'; at: string; reason: string; retry_in_s: number | null }
+  | { kind: 'detector_up'; at: string; down_s: number };
 
 export type AdminRequest =
   | { type: 'status'; req: number }

@@ -15,6 +15,7 @@ import {
   type ServerEvent,
 } from '../protocol';
 import type { IncidentEvent } from '../detect/incidents';
+import { DetectError } from '../detect/types';
 import { LatestFrameSlot, type FrameAnalysis, type FrameAnalyzer } from './frame-slot';
 import { receiptOf } from './media-ledger';
 import { ReplyWatchdog } from './reply-watchdog';
@@ -238,8 +239,9 @@ export class CandidateConnection {
         this.state = 'open';
         const s = this.host.settings;
         if (s.analyzer && hello.video) {
+          // While detection is down every frame is refused; the outage itself is logged once, not per frame.
           this.slot = new LatestFrameSlot(s.analyzer, s.analyzeIntervalMs, (r, ts) => this.onAnalysis(r, ts), (err) =>
-            this.log.warn({ err }, 'frame analysis failed'),
+            err instanceof DetectError && err.code === 'VIGIL_ERR_DETECTOR_DOWN' ? undefined : this.log.warn({ err }, 'frame analysis failed'),
           );
         }
         this.send({
@@ -253,7 +255,9 @@ export class CandidateConnection {
           lastAudioSeq: admission.session.lastAudioSeq,
           resumeAtMs: admission.resumed ? Math.max(admission.session.ageMs, admission.session.lastVideoTs, admission.session.lastAudioTs) : 0,
         });
-        this.deadline.refresh();
+        // refresh() would re-arm the handshake timer's delay: the idle timeout needs a timer of its own.
+        clearTimeout(this.deadline);
+        this.deadline = setTimeout(() => this.onDeadline(), s.idleTimeoutMs);
         this.host.welcomed(this, admission.session, admission.resumed);
         this.socket.resume();
         this.pump();

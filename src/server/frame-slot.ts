@@ -1,3 +1,4 @@
+import type { DetectorHealth } from '../detect/health';
 import type { FrameResult } from '../detect/types';
 
 /** What the server needs back from one analysed frame; `vigil detect` and the detector pool produce it. */
@@ -6,6 +7,10 @@ export type FrameAnalysis = FrameResult;
 /** The detector slot: what the server needs from face detection, and nothing about how it is done. */
 export interface FrameAnalyzer {
   analyze(jpeg: Buffer, timestampMs: number): Promise<FrameAnalysis>;
+  /** Whether analysis works now; absent for an analyzer that cannot fail as a whole. */
+  readonly health?: DetectorHealth;
+  /** Subscribes to changes between up and down; returns the unsubscribe function. */
+  onHealth?(listener: (h: DetectorHealth) => void): () => void;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 } from '../protocol';
 import { AdminServer } from './admin-server';
 import { CandidateConnection, type Admission, type ConnectionHost, type ConnectionSettings } from './connection';
+import { DetectionWatch } from './detection';
 import { ServerEvents, nowIso } from './events';
 import type { FrameAnalyzer } from './frame-slot';
 import { checkToken } from './auth';
@@ -105,6 +106,7 @@ export class VigilServer implements ConnectionHost {
   private listenAddress = '';
 
   private readonly secret: Uint8Array | null;
+  private readonly detection: DetectionWatch;
 
   constructor(private readonly opts: ServerOptions) {
     this.log = opts.logger;
@@ -125,6 +127,7 @@ export class VigilServer implements ConnectionHost {
       analyzeIntervalMs: 1000 / (opts.analyzeFps ?? 5),
       verdictRepeatMs: opts.verdictRepeatMs ?? 3_000,
     };
+    this.detection = new DetectionWatch(this.settings.analyzer, this.log, (e) => this.publish(e), (reason) => this.detectionLost(reason));
     if (opts.tls) {
       const server = tls.createServer(
         { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: this.settings.handshakeTimeoutMs },
@@ -212,8 +215,11 @@ export class VigilServer implements ConnectionHost {
     const mediaProblem = helloMediaProblem(hello);
     if (mediaProblem) return { ok: false, reason: 'invalid_hello', text: mediaProblem };
     const maxCandidates = this.opts.maxCandidates ?? 200;
-    if (this.byId.size >= maxCandidates && !this.byId.has(hello.candidateId)) {
-      return { ok: false, reason: 'server_full', text: `the server takes ${maxCandidates} candidates at once; try again later` };
+    // A session kept for a resume holds a place (and an open recording) like a connected one.
+    const held = new Set([...this.byId.keys(), ...this.detached.keys()]);
+    if (held.size >= maxCandidates && !held.has(hello.candidateId)) {
+      const waiting = this.detached.size ? ` (${this.detached.size} of them disconnected, kept for a resume)` : '';
+      return { ok: false, reason: 'server_full', text: `the server takes ${maxCandidates} candidates at once${waiting}; try again later` };
     }
     if (this.opts.auth === 'tokens') {
       // Checked before anything else about the id, so a failed login never disturbs a session with that id.
@@ -269,6 +275,9 @@ export class VigilServer implements ConnectionHost {
       { id: session.id, session: session.init.sessionId, video: conn.hello!.video, audio: conn.hello!.audio, client: conn.hello!.clientVersion, resumed },
       resumed ? 'candidate resumed' : 'candidate joined',
     );
+    // A candidate who joins during an outage is told at once, like those who were there when it began.
+    const detection = this.detection.status;
+    if (detection.state === 'down' && conn.hello!.video) conn.alert('detector_down', detectorDownText(detection.reason));
     this.publish({ kind: 'candidate_joined', at: nowIso(), id: session.id, session_id: session.init.sessionId, address: conn.remoteAddress, mode: session.mode });
   }
 
@@ -346,6 +355,18 @@ export class VigilServer implements ConnectionHost {
     this.events.publish(event);
   }
 
+  /** No face verdicts until detection is back: faces show `unknown` rather than the last verdict, a stale one. */
+  private detectionLost(reason: string): void {
+    for (const conn of this.connections) {
+      const session = conn.session;
+      if (!conn.isOpen || !session || !conn.hello?.video) continue;
+      session.face = 'unknown';
+      session.faces = 0;
+      this.publish({ kind: 'face_status', at: nowIso(), id: session.id, face: 'unknown', faces: 0 });
+      conn.alert('detector_down', detectorDownText(reason));
+    }
+  }
+
   status(): ServerStatus {
     const candidates = [];
     for (const conn of this.connections) {
@@ -360,6 +381,7 @@ export class VigilServer implements ConnectionHost {
       uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 100) / 10,
       candidates,
       drops: { ...this.drops },
+      detection: this.detection.status,
     };
   }
 
@@ -422,10 +444,15 @@ export class VigilServer implements ConnectionHost {
       // Sockets still open after their close timeout are destroyed by it; wait for them so the port is free.
       await stopped;
       await this.admin?.close();
+      this.detection.close();
       this.log.info('stopped');
     })();
     return this.closing;
   }
+}
+
+function detectorDownText(reason: string): string {
+  return `face checks are paused on the server (${reason}); your recording continues`;
 }
 
 /** Can this HELLO continue the session's recording (same tracks, same formats)? */

@@ -190,7 +190,8 @@ export class ProctorConsole {
 
   private renderHeader(): void {
     const s = this.model.status;
-    const state = this.connected ? '' : ' {red-fg}{bold}DISCONNECTED{/}';
+    const down = s?.detection?.state === 'down' ? '  {red-fg}{bold}detection unavailable{/}' : '';
+    const state = (this.connected ? '' : ' {red-fg}{bold}DISCONNECTED{/}') + down;
     this.header.setContent(
       s
         ? ` {bold}vigil{/bold} ${s.listen}  up ${duration(s.uptime_s)}  candidates ${s.candidates.length}  incidents open ${this.model.openIncidents()}${this.model.filter ? `  filter "${this.model.filter}"` : ''}${state}`

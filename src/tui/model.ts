@@ -106,6 +106,10 @@ export function eventLine(e: ServerEvent): string | null {
       return `${time} ${id} switched to ${e.mode}`;
     case 'kicked':
       return `${time} ${id} {red-fg}kicked{/}: ${esc(e.reason)}`;
+    case 'detector_down':
+      return `${time} {red-fg}{bold}detection unavailable{/}: ${esc(e.reason)} (faces unknown; recording continues)`;
+    case 'detector_up':
+      return `${time} {green-fg}detection available again{/} after ${e.down_s.toFixed(1)} s`;
     case 'connection_dropped':
       return `${time} {yellow-fg}dropped{/} ${esc(e.address)}${e.id ? ` (${esc(e.id)})` : ''}: ${e.reason}${e.code ? ` ${e.code}` : ''} - ${esc(e.message)}`;
   }
