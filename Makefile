@@ -4,6 +4,9 @@ SHELL := /bin/bash
 
 # opencv4nodejs must build against Debian's OpenCV, never download its own (see README).
 export OPENCV4NODEJS_DISABLE_AUTOBUILD := 1
+# onnxruntime-node ships its CPU runtime inside the npm package; its install script would also try to download
+# optional GPU binaries from the network, which is not there (and not needed).
+export ONNXRUNTIME_NODE_INSTALL := skip
 
 # libasound2-dev lets naudiodon (PortAudio) build with ALSA; xvfb and x11-utils let the tests open the console's OpenCV preview window on a virtual display.
 APT_PACKAGES := libopencv-dev opencv-data ffmpeg libasound2-dev xvfb x11-utils

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_THRESHOLDS, DetectError, DetectorPool, IncidentTracker, judge } from '../src/detect';
-import { MEDIA, runVigil, video } from './helpers';
+import { MEDIA, edgeShiftedIncidents, runVigil, video } from './helpers';
 
 function csv(file: string): Array<Record<string, string>> {
   const [head, ...rows] = readFileSync(file, 'utf8').trim().split('\n');
@@ -19,21 +19,31 @@ describe('verdict rules', () => {
   const W = 640;
   const H = 480;
   const face = (x: number, y: number, w: number, extra: object = {}) => ({ x, y, w, h: w, score: 0.9, ...extra });
-  test('one centred face is ok; none is no_face; two are multiple_faces', () => {
-    assert.equal(judge([face(250, 150, 140)], W, H, DEFAULT_THRESHOLDS).verdict, 'ok');
+  const judged = (...faces: ReturnType<typeof face>[]) => judge(faces, W, H, DEFAULT_THRESHOLDS);
+  test('one face in view is ok wherever it sits; none is no_face', () => {
+    assert.equal(judged(face(250, 150, 140)).verdict, 'ok');
+    // Off centre, touching nothing: the position alone is never an incident (issue 10, condition 3).
+    assert.equal(judged(face(70, 150, 140)).verdict, 'ok');
+    assert.equal(judged(face(500, 20, 139)).verdict, 'ok');
     assert.equal(judge([], W, H, DEFAULT_THRESHOLDS, 0.3).verdict, 'no_face');
     assert.equal(judge([], W, H, DEFAULT_THRESHOLDS, 0.3).confidence, 0.7);
-    const two = judge([face(50, 150, 140), { ...face(400, 150, 140), score: 0.8 }], W, H, DEFAULT_THRESHOLDS);
-    assert.deepEqual([two.verdict, two.confidence], ['multiple_faces', 0.8]);
   });
-  test('misaligned: cut by an edge, off centre, too small, too large, eyeless', () => {
-    const why = (f: ReturnType<typeof face>) => judge([f], W, H, DEFAULT_THRESHOLDS);
-    assert.deepEqual([why(face(2, 150, 140)).verdict, why(face(2, 150, 140)).why], ['misaligned', 'face at the edge of the picture']);
-    assert.equal(why(face(30, 150, 120)).why, 'face too far left');
-    assert.equal(why(face(290, 200, 30)).why, 'face too small (too far from the camera)');
-    assert.equal(why({ ...face(70, 40, 500), h: 400 }).why, 'face too large (too close to the camera)');
-    assert.equal(why(face(250, 150, 140, { eyes: 0 })).why, 'no eyes visible in the face');
-    assert.equal(why(face(250, 150, 140, { eyes: 2 })).verdict, 'ok');
+  test('misaligned: more than 20 % of the box outside, too small, too large, eyeless', () => {
+    // 19 % outside the left edge: still ok; 21 %: misaligned, and the reason names the edge.
+    assert.equal(judged(face(-19, 150, 100)).verdict, 'ok');
+    assert.deepEqual([judged(face(-21, 150, 100)).verdict, judged(face(-21, 150, 100)).why], ['misaligned', 'face cut by the left edge (21 % outside the picture)']);
+    assert.match(judged(face(580, 150, 100)).why, /right edge \(40 %/);
+    assert.match(judged(face(250, -45, 100)).why, /top edge \(45 %/);
+    assert.equal(judged(face(290, 200, 50)).why, 'face too small (too far from the camera)');
+    assert.equal(judged(face(300, 200, 52)).verdict, 'ok');
+    assert.equal(judged({ ...face(70, 40, 500), h: 400 }).why, 'face too large (too close to the camera)');
+    assert.equal(judged(face(250, 150, 140, { eyes: 0 })).why, 'no eyes visible in the face');
+    assert.equal(judged(face(250, 150, 140, { eyes: 2 })).verdict, 'ok');
+  });
+  test('multiple_faces counts faces at least 5 % of the width; a smaller one beside the candidate does not', () => {
+    const two = judge([face(50, 150, 140), { ...face(400, 150, 33), score: 0.8 }], W, H, DEFAULT_THRESHOLDS);
+    assert.deepEqual([two.verdict, two.confidence], ['multiple_faces', 0.8]);
+    assert.equal(judged(face(50, 150, 140), face(400, 150, 31)).verdict, 'ok');
   });
 });
 
@@ -91,24 +101,42 @@ describe('DNN detector on the labelled stills', () => {
 
 describe('vigil detect', () => {
   const segments = csv(path.join(MEDIA, 'video', 'segments.csv'));
+  const detect = async (t: Parameters<typeof runVigil>[0], file: string) => {
+    const r = await runVigil(t, ['detect', '--json', file]).done;
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { frame: number; t: number; verdict: string; why: string; faces: unknown[] });
+  };
+  const check = (name: string, frames: Awaited<ReturnType<typeof detect>>, a: number, b: number, accept: string[]) => {
+    const inSeg = frames.filter((f) => f.t >= a - 1e-6 && f.t < b - 1e-6);
+    const right = inSeg.filter((f) => accept.includes(f.verdict)).length;
+    assert.ok(inSeg.length >= Math.floor((b - a) * 15) - 1, `${name} ${a}-${b}: ${inSeg.length} frames`);
+    assert.ok(right / inSeg.length >= 0.99, `${name} ${a}-${b} ${accept.join('/')}: ${right}/${inSeg.length} frames right`);
+  };
   for (const file of [...new Set(segments.map((s) => s['file']!))]) {
     test(`${file}: per-frame verdicts match every labelled segment (>= 99 %)`, { timeout: 60_000 }, async (t) => {
-      const r = await runVigil(t, ['detect', '--json', video(file)]).done;
-      assert.equal(r.code, 0, r.stderr);
-      const frames = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { frame: number; t: number; verdict: string; faces: unknown[] });
+      const frames = await detect(t, video(file));
       for (const seg of segments.filter((s) => s['file'] === file)) {
-        const [a, b] = [Number(seg['start_s']), Number(seg['end_s'])];
-        const inSeg = frames.filter((f) => f.t >= a - 1e-6 && f.t < b - 1e-6);
-        const expected = seg['expected'] === 'face' ? 'ok' : seg['expected'];
-        const right = inSeg.filter((f) => f.verdict === expected).length;
-        assert.ok(inSeg.length >= Math.floor((b - a) * 15) - 1, `${file} ${a}-${b}: ${inSeg.length} frames`);
-        assert.ok(right / inSeg.length >= 0.99, `${file} ${a}-${b} ${expected}: ${right}/${inSeg.length} frames right`);
+        const expected = seg['expected'] === 'face' ? 'ok' : seg['expected']!;
+        // The sample's "misaligned" face is 0-19 % outside the frame: by the verdict rules that is ok, or
+        // misaligned where our estimate of the hidden part errs high. What must hold is that the face is found.
+        // edgeShiftedIncidents (below) moves it out of the picture far enough for the rules to call it misaligned.
+        const accept = expected === 'misaligned' ? ['ok', 'misaligned'] : [expected];
+        check(file, frames, Number(seg['start_s']), Number(seg['end_s']), accept);
       }
+    });
+  }
+  for (const name of ['candidate-incidents.mp4', 'candidate-incidents-mjpeg.avi'] as const) {
+    test(`${name} with its edge segment moved out of the picture: misaligned on >= 99 % of those frames`, { timeout: 90_000 }, async (t) => {
+      const frames = await detect(t, await edgeShiftedIncidents(name));
+      for (const seg of segments.filter((s) => s['file'] === name)) {
+        check(`shifted ${name}`, frames, Number(seg['start_s']), Number(seg['end_s']), [seg['expected'] === 'face' ? 'ok' : seg['expected']!]);
+      }
+      assert.ok(frames.filter((f) => f.t >= 12 && f.t < 18).every((f) => f.verdict !== 'misaligned' || /left edge/.test(f.why)));
     });
   }
 
   test('prints an incident table without --json, and honours --analyze-fps', { timeout: 60_000 }, async (t) => {
-    const r = await runVigil(t, ['detect', '--analyze-fps', '5', video('candidate-incidents.mp4')]).done;
+    const r = await runVigil(t, ['detect', '--analyze-fps', '5', await edgeShiftedIncidents('candidate-incidents.mp4')]).done;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /150 frames analysed over 29\.8 s with dnn/);
     assert.match(r.stdout, /^1\s+no_face\s+6\.00\s+12\.00\s+6s\s+30\s/m);

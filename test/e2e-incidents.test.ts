@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { AdminClient } from '../src/admin/client';
 import type { ServerEvent } from '../src/protocol';
 import type { SessionRecord } from '../src/server';
-import { audio, clientArgs, execText, readJson, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video } from './helpers';
+import { audio, clientArgs, edgeShiftedIncidents, execText, readJson, recordingFacts, runVigil, sessionDirOf, startServer, tempDir } from './helpers';
 
 const CUTS: Array<[string, number, number]> = [
   ['no_face', 6, 12],
@@ -22,7 +22,7 @@ test('a candidate streaming candidate-incidents.mp4 is warned in order, and the 
   await admin.subscribe((e) => events.push(e));
 
   // Silent audio, so that only face incidents are on this timeline (speech has its own test).
-  const c = runVigil(t, clientArgs(server.port, 'incidents', video('candidate-incidents.mp4'), audio('silence-10s.wav')));
+  const c = runVigil(t, clientArgs(server.port, 'incidents', await edgeShiftedIncidents('candidate-incidents.mp4'), audio('silence-10s.wav')));
   await c.waitForLine(/^WELCOME/);
   await c.waitForLine(/^WARNING no_face: we cannot see your face - look at the camera$/, 15_000);
   // While the no_face incident is open, status shows it.

@@ -7,6 +7,7 @@ import type { SessionRecord } from '../src/server';
 import {
   audio,
   clientArgs,
+  edgeShiftedIncidents,
   readJson,
   recordingFacts,
   runVigil,
@@ -22,7 +23,7 @@ const CANDIDATES = [
   { id: 'cand-megamind', video: video('megamind-clip.mp4'), audio: audio('speech-44k-stereo.wav'), incidents: ['speech'] },
   {
     id: 'cand-avi',
-    video: video('candidate-incidents-mjpeg.avi'),
+    video: '', // the edge-shifted AVI, made before the test (see edgeShiftedIncidents)
     audio: audio('speech-silence-speech.wav'),
     incidents: ['speech', 'no_face', 'speech', 'misaligned', 'multiple_faces'],
   },
@@ -32,6 +33,7 @@ test('three clients stream full videos with WAVs at once; every frame and every 
   const dir = tempDir(t);
   const server = await startServer(t, dir);
 
+  CANDIDATES[2]!.video = await edgeShiftedIncidents('candidate-incidents-mjpeg.avi');
   const runs = CANDIDATES.map((c) => runVigil(t, clientArgs(server.port, c.id, c.video, c.audio)));
   await Promise.all(runs.map((r) => r.waitForLine(/^WELCOME session /)));
 

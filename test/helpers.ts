@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packetTimes, probe, type TrackTimes } from '../src/media/probe';
@@ -205,3 +205,21 @@ export async function wavSeconds(file: string): Promise<number> {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * candidate-incidents (MP4 or MJPEG AVI) with the picture of its 12-18 s segment moved 80 px further left. The
+ * sample's `misaligned` segment shows a face 0-19 % outside the frame, which the verdict rules of issue 10 call ok
+ * (a face entirely or 80 % in view is not an incident); moved 80 px, the same face is 29-59 % outside (measured from
+ * the recipe in ../shared/media/make-media.sh and the face's box on the clean astronaut.png), so misaligned by the
+ * rules. Made once per machine in the temp dir and reused.
+ */
+export async function edgeShiftedIncidents(name: 'candidate-incidents.mp4' | 'candidate-incidents-mjpeg.avi'): Promise<string> {
+  const out = path.join(tmpdir(), `vigil-edge-shifted-1-${name}`);
+  if (existsSync(out)) return out;
+  const tmp = `${out}.${process.pid}.tmp${path.extname(name)}`;
+  const shift = "[0:v]split[a][b];[b]crop=iw-80:ih:80:0,pad=iw+80:ih:0:0,fillborders=right=80:mode=smear[s];[a][s]overlay=0:0:enable='gte(t,12)*lt(t,18)'";
+  const codec = name.endsWith('.avi') ? ['-c:v', 'mjpeg', '-q:v', '8', '-pix_fmt', 'yuvj420p'] : ['-c:v', 'libx264', '-crf', '18', '-g', '15', '-pix_fmt', 'yuv420p'];
+  await execText('ffmpeg', ['-loglevel', 'error', '-y', '-i', video(name), '-filter_complex', shift, '-an', ...codec, tmp]);
+  renameSync(tmp, out);
+  return out;
+}

@@ -75,7 +75,7 @@ export async function runDetect(opts: DetectOptions): Promise<number> {
     for (const e of tracker.update(p.t, r.verdict, r.confidence)) if (e.type === 'close') incidents.push(e.incident);
     if (opts.json) {
       const faces = r.faces.map(({ x, y, w, h, score }) => ({ x, y, w, h, score }));
-      opts.out.write(JSON.stringify({ frame: p.index, t: Math.round(p.t * 1000) / 1000, verdict: r.verdict, faces }) + '\n');
+      opts.out.write(JSON.stringify({ frame: p.index, t: Math.round(p.t * 1000) / 1000, verdict: r.verdict, why: r.why, faces }) + '\n');
     } else if (showProgress && (done % 10 === 0 || done === total)) {
       opts.err.write(progressBar(done, total));
     }

@@ -108,11 +108,10 @@ interface ServeFlags {
 interface DetectionFlags {
   detector: DetectorName | 'none';
   incidentAfter: number;
-  edgeMargin: number;
-  maxOffsetX: number;
-  maxOffsetY: number;
+  minInside: number;
   minFace: number;
   maxFace: number;
+  minOtherFace: number;
   minScore: number;
 }
 
@@ -120,14 +119,13 @@ interface DetectionFlags {
 function addDetectionOptions(cmd: Command, allowNone: boolean): Command {
   const t = DEFAULT_THRESHOLDS;
   return cmd
-    .addOption(new Option('--detector <name>', 'face detector: dnn (BlazeFace ONNX) or haar (cascades + eye check)' + (allowNone ? '; none turns detection off' : ''))
+    .addOption(new Option('--detector <name>', 'face detector: dnn (UltraFace + BlazeFace, ONNX) or haar (cascades + eye check)' + (allowNone ? '; none turns detection off' : ''))
       .choices(allowNone ? ['dnn', 'haar', 'none'] : ['dnn', 'haar']).default('dnn'))
     .option('--incident-after <s>', 'seconds a face state must hold to open or close an incident', numArg('--incident-after', 0, 60), 1.0)
-    .option('--edge-margin <f>', 'a face box this close to an edge (fraction of the frame) is misaligned', numArg('--edge-margin', 0, 0.5), t.edgeMargin)
-    .option('--max-offset-x <f>', 'largest horizontal distance of the face centre from the frame centre', numArg('--max-offset-x', 0, 0.5), t.maxOffsetX)
-    .option('--max-offset-y <f>', 'largest vertical distance of the face centre from the frame centre', numArg('--max-offset-y', 0, 0.5), t.maxOffsetY)
+    .option('--min-inside <f>', 'share of the face box that must be inside the picture', numArg('--min-inside', 0.05, 1), t.minInside)
     .option('--min-face <f>', 'narrowest face, as a fraction of the frame width', numArg('--min-face', 0, 1), t.minFaceWidth)
     .option('--max-face <f>', 'widest face, as a fraction of the frame width', numArg('--max-face', 0, 1), t.maxFaceWidth)
+    .option('--min-other-face <f>', 'narrowest face (fraction of the frame width) that counts as a second person', numArg('--min-other-face', 0, 1), t.minOtherFace)
     .option('--min-score <f>', 'DNN confidence a face needs', numArg('--min-score', 0.05, 0.999), 0.75);
 }
 
@@ -135,7 +133,7 @@ function poolOptions(flags: DetectionFlags & { detector: DetectorName }): PoolOp
   return {
     detector: flags.detector,
     minScore: flags.minScore,
-    thresholds: { edgeMargin: flags.edgeMargin, maxOffsetX: flags.maxOffsetX, maxOffsetY: flags.maxOffsetY, minFaceWidth: flags.minFace, maxFaceWidth: flags.maxFace },
+    thresholds: { minInside: flags.minInside, minFaceWidth: flags.minFace, maxFaceWidth: flags.maxFace, minOtherFace: flags.minOtherFace },
   };
 }
 

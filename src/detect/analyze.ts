@@ -1,4 +1,4 @@
-import { BlazeFaceDetector } from './blazeface';
+import { DEFAULT_DNN, DnnDetector } from './dnn';
 import { HaarDetector, DEFAULT_HAAR, type HaarOptions } from './haar';
 import type { CV, Mat } from './opencv';
 import { DetectError, type DetectorName, type FaceBox, type FrameResult } from './types';
@@ -10,19 +10,20 @@ export interface FaceDetector {
   readonly bestRejected: number;
   /** True when the detector needs the frame at full size rather than halved. */
   readonly fullResolution?: boolean;
-  detect(img: Mat): FaceBox[];
+  detect(img: Mat): Promise<FaceBox[]>;
 }
 
 export interface DetectorConfig {
   detector: DetectorName;
   thresholds: VerdictThresholds;
-  /** DNN score a face needs (default 0.75). */
+  /** Score a face needs: the DNN's second look (BlazeFace, default 0.75). */
   minScore?: number;
   haar?: HaarOptions;
 }
 
-export function createDetector(cv: CV, config: DetectorConfig): FaceDetector {
-  return config.detector === 'haar' ? new HaarDetector(cv, config.haar ?? DEFAULT_HAAR) : new BlazeFaceDetector(cv, config.minScore ?? 0.75);
+export async function createDetector(cv: CV, config: DetectorConfig): Promise<FaceDetector> {
+  if (config.detector === 'haar') return new HaarDetector(cv, config.haar ?? DEFAULT_HAAR);
+  return DnnDetector.load(cv, { ...DEFAULT_DNN, ...(config.minScore !== undefined ? { verifyScore: config.minScore } : {}) });
 }
 
 /** Width and height from a JPEG's SOF segment, without decoding it. */
@@ -41,14 +42,17 @@ export function jpegSize(buf: Buffer): { width: number; height: number } | null 
   return null;
 }
 
-/** Frames at least this wide are decoded at half size: the DNN sees 128x128 anyway, and Haar faces stay > 24 px. */
+/**
+ * Frames at least this wide are decoded at half size (libjpeg scales while decoding, so this is also the cheapest
+ * decode): the DNN's proposer sees 320x240 anyway, and Haar's faces stay above 24 px.
+ */
 const REDUCE_FROM_WIDTH = 480;
 
 /**
  * One JPEG in, one verdict out: the whole per-frame path, shared by the server's detector processes and
  * `vigil detect`. Boxes are reported in the pixels of the frame as sent.
  */
-export function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, thresholds: VerdictThresholds): FrameResult {
+export async function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, thresholds: VerdictThresholds): Promise<FrameResult> {
   const size = jpegSize(jpeg);
   const reduce = !detector.fullResolution && size !== null && size.width >= REDUCE_FROM_WIDTH ? 2 : 1;
   let img: Mat;
@@ -58,15 +62,18 @@ export function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, thresh
     throw new DetectError('VIGIL_ERR_IMAGE_DECODE', `cannot decode the JPEG: ${(err as Error).message}`);
   }
   if (img.empty) throw new DetectError('VIGIL_ERR_IMAGE_DECODE', 'cannot decode the JPEG');
-  const faces = detector.detect(img).map((f) => ({
-    ...f,
-    x: Math.round(f.x * reduce),
-    y: Math.round(f.y * reduce),
-    w: Math.round(f.w * reduce),
-    h: Math.round(f.h * reduce),
-    score: Math.round(f.score * 1000) / 1000,
-  }));
+  // A reduced decode rounds odd sizes up: scale by the real ratio, not by 2.
   const width = size?.width ?? img.cols * reduce;
   const height = size?.height ?? img.rows * reduce;
+  const kx = width / img.cols;
+  const ky = height / img.rows;
+  const faces = (await detector.detect(img)).map((f) => ({
+    ...f,
+    x: Math.round(f.x * kx),
+    y: Math.round(f.y * ky),
+    w: Math.round(f.w * kx),
+    h: Math.round(f.h * ky),
+    score: Math.round(f.score * 1000) / 1000,
+  }));
   return { width, height, faces, ...judge(faces, width, height, thresholds, detector.bestRejected) };
 }

@@ -1,6 +1,8 @@
 import path from 'node:path';
+import { nms, type Rect } from './geometry';
+import { OnnxModel } from './onnx';
 import type { CV, Mat } from './opencv';
-import { DetectError, type FaceBox } from './types';
+import { DetectError } from './types';
 
 export const BLAZEFACE_MODEL = path.resolve(__dirname, '..', '..', '..', 'models', 'blazeface_front_128x128.onnx');
 const SIZE = 128;
@@ -14,97 +16,92 @@ function anchors(): Float32Array {
   }
   return Float32Array.from(out);
 }
+const ANCHORS = anchors();
 
-function floats(m: Mat): Float32Array {
-  const b = m.flattenFloat(m.sizes[1]!, m.sizes[2]!).getData();
-  return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+/** The six landmarks BlazeFace predicts, in its order. */
+export const LANDMARKS = ['right_eye', 'left_eye', 'nose', 'mouth', 'right_ear', 'left_ear'] as const;
+
+export interface BlazeHit extends Rect {
+  score: number;
+  /** The six landmarks (see LANDMARKS), x/y pairs in the image's pixels; they may lie outside the image. */
+  landmarks: Array<[number, number]>;
+}
+
+/** A square window of the image, which may reach beyond its borders (the outside is black). */
+export interface Window {
+  x: number;
+  y: number;
+  side: number;
 }
 
 /**
- * MediaPipe BlazeFace (short range) run by OpenCV's dnn module: input NHWC 1x128x128x3 RGB in [-1, 1], outputs
- * logits and box regressions per anchor (see ../shared/media/README.md and models/LICENSE.blazeface.txt).
+ * MediaPipe BlazeFace, short range (Apache-2.0; see models/README.md): NHWC 1x128x128x3 RGB in [-1, 1]; per
+ * anchor a logit and 16 regressions (box centre and size, six landmarks) in pixels of the 128x128 input. It wants
+ * a face filling a good part of its input, so the detector shows it a window around each proposal rather than the
+ * whole frame; there it is a second opinion (animal faces and textures that fool UltraFace score low) and it
+ * predicts the landmarks and the whole face box even where the frame cuts the face.
  */
-export class BlazeFaceDetector {
-  readonly name = 'dnn';
-  private readonly net;
-  private readonly outputs: string[];
-  private readonly anchors = anchors();
-  /** Best score among candidates below the threshold in the last call, for the no_face confidence. */
-  bestRejected = 0;
+export class BlazeFace {
+  private readonly input = new Float32Array(SIZE * SIZE * 3);
 
-  constructor(
+  private constructor(
     private readonly cv: CV,
-    private readonly minScore = 0.75,
-    private readonly nmsIou = 0.3,
-    modelPath = BLAZEFACE_MODEL,
-  ) {
-    try {
-      this.net = cv.readNetFromONNX(modelPath);
-    } catch (err) {
-      throw new DetectError('VIGIL_ERR_DETECTOR_LOAD', `cannot load the face model ${modelPath}: ${(err as Error).message}`);
-    }
-    const layers = this.net.getLayerNames();
-    this.outputs = this.net.getUnconnectedOutLayers().map((i) => layers[i - 1]!);
+    private readonly model: OnnxModel,
+  ) {}
+
+  static async load(cv: CV, file = BLAZEFACE_MODEL): Promise<BlazeFace> {
+    return new BlazeFace(cv, await OnnxModel.load(file));
   }
 
-  /** The NHWC input tensor for one BGR image, letterboxed to a square so faces keep their shape. */
-  private input(img: Mat): { blob: Mat; side: number } {
+  /** Faces scoring above `minScore` in the window, in the image's pixels. */
+  async inspect(img: Mat, win: Window, minScore: number, border: 'black' | 'reflect' | 'replicate' = 'black'): Promise<BlazeHit[]> {
     const cv = this.cv;
-    const side = Math.max(img.rows, img.cols);
-    // copyMakeBorder, not a filled `new Mat(...)` + copyTo: the fill-value constructor costs ~12 ms at 320x320.
-    const square = img.copyMakeBorder(0, side - img.rows, 0, side - img.cols, cv.BORDER_CONSTANT, new cv.Vec3(0, 0, 0));
-    const data = square.resize(SIZE, SIZE).cvtColor(cv.COLOR_BGR2RGB).convertTo(cv.CV_32FC3, 1 / 127.5, -1).getData();
-    const px = new Float32Array(data.buffer, data.byteOffset, data.length / 4);
-    // Built through nested arrays because Mat#setData copies rows*cols*elemSize bytes, which for an n-dimensional
-    // Mat (rows = cols = -1) is a single element, and blobFromImage can only make NCHW, not this model's NHWC.
-    const rows = new Array<number[][]>(SIZE);
-    for (let y = 0; y < SIZE; y++) {
-      const row = new Array<number[]>(SIZE);
-      for (let x = 0; x < SIZE; x++) {
-        const i = (y * SIZE + x) * 3;
-        row[x] = [px[i]!, px[i + 1]!, px[i + 2]!];
-      }
-      rows[y] = row;
+    const side = Math.max(1, Math.round(win.side));
+    const x0 = Math.round(win.x);
+    const y0 = Math.round(win.y);
+    const sx = Math.max(0, x0);
+    const sy = Math.max(0, y0);
+    const ex = Math.min(img.cols, x0 + side);
+    const ey = Math.min(img.rows, y0 + side);
+    if (ex <= sx || ey <= sy) return [];
+    let crop = img.getRegion(new cv.Rect(sx, sy, ex - sx, ey - sy));
+    if (ex - sx !== side || ey - sy !== side) {
+      const black = new cv.Vec3(0, 0, 0);
+      const type = border === 'black' ? cv.BORDER_CONSTANT : border === 'reflect' ? cv.BORDER_REFLECT_101 : cv.BORDER_REPLICATE;
+      crop = crop.copyMakeBorder(sy - y0, y0 + side - ey, sx - x0, x0 + side - ex, type, black);
     }
-    return { blob: new cv.Mat([rows], cv.CV_32F), side };
-  }
-
-  detect(img: Mat): FaceBox[] {
-    const cv = this.cv;
-    const { blob, side } = this.input(img);
-    this.net.setInput(blob);
-    const outs = this.net.forward(this.outputs);
-    const byAnchors = (a: Mat, b: Mat): number => b.sizes[1]! - a.sizes[1]!;
-    const scoreOuts = outs.filter((o) => o.sizes[2] === 1).sort(byAnchors);
-    const regOuts = outs.filter((o) => o.sizes[2] === 16).sort(byAnchors);
-    if (scoreOuts.length !== 2 || regOuts.length !== 2) throw new DetectError('VIGIL_ERR_DETECTOR_LOAD', 'unexpected BlazeFace outputs');
-    const logits = [floats(scoreOuts[0]!), floats(scoreOuts[1]!)];
-    const regs = [floats(regOuts[0]!), floats(regOuts[1]!)];
-    const rects: InstanceType<CV["Rect"]>[] = [];
-    const scores: number[] = [];
-    this.bestRejected = 0;
+    const px = crop.resize(SIZE, SIZE, 0, 0, cv.INTER_AREA).getData();
+    const f = this.input;
+    for (let j = 0; j < f.length; j += 3) {
+      f[j] = px[j + 2]! / 127.5 - 1;
+      f[j + 1] = px[j + 1]! / 127.5 - 1;
+      f[j + 2] = px[j]! / 127.5 - 1;
+    }
+    const out = [...(await this.model.run(f, [1, SIZE, SIZE, 3])).values()];
+    // Two score tensors (512 and 384 anchors, one value each) and two regressor tensors (16 values each).
+    const byAnchors = (a: { dims: readonly number[] }, b: { dims: readonly number[] }): number => (b.dims[1] ?? 0) - (a.dims[1] ?? 0);
+    const scores = out.filter((o) => o.dims[2] === 1).sort(byAnchors);
+    const regs = out.filter((o) => o.dims[2] === 16).sort(byAnchors);
+    if (scores.length !== 2 || regs.length !== 2) throw new DetectError('VIGIL_ERR_DETECTOR_LOAD', 'unexpected BlazeFace outputs');
+    const k = side / SIZE;
+    const hits: BlazeHit[] = [];
     let anchor = 0;
     for (let part = 0; part < 2; part++) {
-      const l = logits[part]!;
-      const r = regs[part]!;
-      for (let i = 0; i < l.length; i++, anchor++) {
-        const score = 1 / (1 + Math.exp(-Math.max(-80, Math.min(80, l[i]!))));
-        if (score <= this.minScore) {
-          this.bestRejected = Math.max(this.bestRejected, score);
-          continue;
-        }
-        const cx = this.anchors[anchor * 2]! + r[i * 16]! / SIZE;
-        const cy = this.anchors[anchor * 2 + 1]! + r[i * 16 + 1]! / SIZE;
-        const w = r[i * 16 + 2]! / SIZE;
-        const h = r[i * 16 + 3]! / SIZE;
-        rects.push(new cv.Rect((cx - w / 2) * side, (cy - h / 2) * side, w * side, h * side));
-        scores.push(score);
+      const logits = scores[part]!.data;
+      const r = regs[part]!.data;
+      for (let i = 0; i < logits.length; i++, anchor++) {
+        const score = 1 / (1 + Math.exp(-Math.max(-80, Math.min(80, logits[i]!))));
+        if (score <= minScore) continue;
+        const ax = ANCHORS[anchor * 2]! * SIZE;
+        const ay = ANCHORS[anchor * 2 + 1]! * SIZE;
+        const o = i * 16;
+        const w = r[o + 2]!;
+        const h = r[o + 3]!;
+        const landmarks: Array<[number, number]> = [];
+        for (let l = 0; l < LANDMARKS.length; l++) landmarks.push([x0 + (ax + r[o + 4 + l * 2]!) * k, y0 + (ay + r[o + 5 + l * 2]!) * k]);
+        hits.push({ x: x0 + (ax + r[o]! - w / 2) * k, y: y0 + (ay + r[o + 1]! - h / 2) * k, w: w * k, h: h * k, score, landmarks });
       }
     }
-    if (rects.length === 0) return [];
-    return cv.NMSBoxes(rects, scores, 0, this.nmsIou).map((i) => {
-      const b = rects[i]!;
-      return { x: b.x, y: b.y, w: b.width, h: b.height, score: scores[i]! };
-    });
+    return nms(hits, 0.3);
   }
 }

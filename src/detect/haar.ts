@@ -46,7 +46,11 @@ export class HaarDetector {
     this.eyes = [load('haarcascade_eye.xml'), load('haarcascade_eye_tree_eyeglasses.xml')];
   }
 
-  detect(img: Mat): FaceBox[] {
+  detect(img: Mat): Promise<FaceBox[]> {
+    return Promise.resolve(this.detectSync(img));
+  }
+
+  private detectSync(img: Mat): FaceBox[] {
     const cv = this.cv;
     const gray = img.bgrToGray().equalizeHist();
     const min = Math.max(24, Math.round(this.opts.minSize * Math.min(gray.rows, gray.cols)));

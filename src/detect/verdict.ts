@@ -1,30 +1,31 @@
+import { insideFraction } from './geometry';
 import type { FaceBox, FaceVerdict } from './types';
 
-/** When one face is "misaligned" rather than fine. Fractions are of the frame's width (x) or height (y). */
+/**
+ * The verdict rules (README, "Verdict rules"): fractions are of the frame's width, except `minInside`.
+ * - ok: exactly one face, at least `minInside` of its box inside the frame, width from `minFaceWidth` to
+ *   `maxFaceWidth`.
+ * - misaligned: one face with more than 1 - `minInside` of its box outside the frame, or narrower than
+ *   `minFaceWidth`, or wider than `maxFaceWidth`. Where the face sits inside the frame never matters.
+ * - multiple_faces: two or more faces, each at least `minOtherFace` wide.
+ * - no_face: otherwise.
+ */
 export interface VerdictThresholds {
-  /** A box within this fraction of an edge is cut off, or about to be. Default 0.02. */
-  edgeMargin: number;
-  /** Largest horizontal distance of the face centre from the frame centre. Default 0.25. */
-  maxOffsetX: number;
-  /** Largest vertical distance of the face centre from the frame centre. Default 0.3. */
-  maxOffsetY: number;
-  /** Narrowest face, as a fraction of the frame width: farther away cannot be proctored. Default 0.08. */
+  /** Share of the face box that must be inside the frame. Default 0.8. */
+  minInside: number;
+  /** Narrowest face: farther from the camera cannot be proctored. Default 0.08. */
   minFaceWidth: number;
   /** Widest face: closer than this hides the surroundings. Default 0.75. */
   maxFaceWidth: number;
+  /** Narrowest face that counts as a person in the room for multiple_faces. Default 0.05. */
+  minOtherFace: number;
 }
 
-/*
- * Defaults measured on ../shared/media/video: centred faces have their centre at x 0.39-0.72 of the width
- * (megamind-clip reaches 0.72), the labelled misaligned faces at 0.10-0.20, so 0.25 from the centre separates them
- * with room on both sides.
- */
 export const DEFAULT_THRESHOLDS: Readonly<VerdictThresholds> = Object.freeze({
-  edgeMargin: 0.02,
-  maxOffsetX: 0.25,
-  maxOffsetY: 0.3,
+  minInside: 0.8,
   minFaceWidth: 0.08,
   maxFaceWidth: 0.75,
+  minOtherFace: 0.05,
 });
 
 export interface Judgement {
@@ -35,13 +36,12 @@ export interface Judgement {
 
 /** Why one face is not well placed, or null when it is. */
 export function misalignment(f: FaceBox, width: number, height: number, t: VerdictThresholds): string | null {
-  const mx = t.edgeMargin * width;
-  const my = t.edgeMargin * height;
-  if (f.x < mx || f.y < my || f.x + f.w > width - mx || f.y + f.h > height - my) return 'face at the edge of the picture';
-  const cx = (f.x + f.w / 2) / width - 0.5;
-  const cy = (f.y + f.h / 2) / height - 0.5;
-  if (Math.abs(cx) > t.maxOffsetX) return cx < 0 ? 'face too far left' : 'face too far right';
-  if (Math.abs(cy) > t.maxOffsetY) return cy < 0 ? 'face too high' : 'face too low';
+  const inside = insideFraction(f, width, height);
+  if (inside < t.minInside) {
+    const out = { left: -f.x, right: f.x + f.w - width, top: -f.y, bottom: f.y + f.h - height };
+    const edge = (Object.keys(out) as Array<keyof typeof out>).reduce((a, b) => (out[b] > out[a] ? b : a));
+    return `face cut by the ${edge} edge (${Math.round((1 - inside) * 100)} % outside the picture)`;
+  }
   if (f.w / width < t.minFaceWidth) return 'face too small (too far from the camera)';
   if (f.w / width > t.maxFaceWidth) return 'face too large (too close to the camera)';
   if (f.eyes === 0) return 'no eyes visible in the face';
@@ -54,11 +54,13 @@ export function misalignment(f: FaceBox, width: number, height: number, t: Verdi
  */
 export function judge(faces: FaceBox[], width: number, height: number, t: VerdictThresholds, bestRejected = 0): Judgement {
   if (faces.length === 0) return { verdict: 'no_face', confidence: round(1 - bestRejected), why: '' };
-  if (faces.length > 1) {
-    const scores = faces.map((f) => f.score).sort((a, b) => b - a);
-    return { verdict: 'multiple_faces', confidence: round(scores[1]!), why: `${faces.length} faces` };
+  const people = faces.filter((f) => f.w / width >= t.minOtherFace);
+  if (people.length > 1) {
+    const scores = people.map((f) => f.score).sort((a, b) => b - a);
+    return { verdict: 'multiple_faces', confidence: round(scores[1]!), why: `${people.length} faces` };
   }
-  const face = faces[0]!;
+  // One person; a face too small to count as another person beside them does not change the verdict.
+  const face = faces.reduce((a, b) => (b.w > a.w ? b : a));
   const why = misalignment(face, width, height, t);
   return why ? { verdict: 'misaligned', confidence: round(face.score), why } : { verdict: 'ok', confidence: round(face.score), why: '' };
 }

@@ -19,12 +19,12 @@ function reply(msg: WorkerReply): void {
   process.send?.(msg);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const config = JSON.parse(process.env['VIGIL_DETECTOR_CONFIG'] ?? '{}') as DetectorConfig;
-  let analyze: (jpeg: Buffer) => FrameResult;
+  let analyze: (jpeg: Buffer) => Promise<FrameResult>;
   try {
     const cv = loadOpenCV();
-    const detector = createDetector(cv, config);
+    const detector = await createDetector(cv, config);
     analyze = (jpeg) => analyzeJpeg(cv, detector, jpeg, config.thresholds);
   } catch (err) {
     reply({ type: 'fatal', message: (err as Error).message });
@@ -32,18 +32,20 @@ function main(): void {
     process.disconnect?.();
     return;
   }
+  // One frame at a time: the pool sends the next only after this one's reply.
   process.on('message', (req: WorkerRequest) => {
-    try {
-      const jpeg = Buffer.from(req.jpeg.buffer, req.jpeg.byteOffset, req.jpeg.byteLength);
-      reply({ id: req.id, ok: true, result: analyze(jpeg) });
-    } catch (err) {
-      const e = err as Error & { code?: string };
-      reply({ id: req.id, ok: false, code: e.code ?? 'VIGIL_ERR_DETECTOR_CRASH', message: e.message });
-    }
+    const jpeg = Buffer.from(req.jpeg.buffer, req.jpeg.byteOffset, req.jpeg.byteLength);
+    analyze(jpeg).then(
+      (result) => reply({ id: req.id, ok: true, result }),
+      (err: unknown) => {
+        const e = err as Error & { code?: string };
+        reply({ id: req.id, ok: false, code: e.code ?? 'VIGIL_ERR_DETECTOR_CRASH', message: e.message });
+      },
+    );
   });
   // The parent going away ends this process; nothing else keeps it alive.
   process.on('disconnect', () => process.exit(0));
   reply({ type: 'ready' });
 }
 
-main();
+void main();
