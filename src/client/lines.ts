@@ -5,7 +5,8 @@ export const VERDICT_LINES: Record<VerdictName, string> = {
   unknown: 'face status unknown',
   ok: 'OK face visible',
   no_face: 'WARNING no_face: we cannot see your face - look at the camera',
-  misaligned: 'WARNING misaligned: your face is at the edge of the picture - move to the centre',
+  // Cut by an edge, too far or too close: the server's reason follows in brackets.
+  misaligned: 'WARNING misaligned: your face is not well in the picture - sit facing the camera at arm\'s length',
   multiple_faces: 'WARNING multiple_faces: someone else is in the picture - you must be alone',
 };
 
