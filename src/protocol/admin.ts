@@ -34,6 +34,21 @@ export interface CandidateStatus {
   incidents: number;
   /** The candidate is talking now (voice activity on their audio). */
   speech: boolean;
+  /** The first failed write to this session's files (the recording is no longer complete), or null. */
+  write_error: WriteFailure | null;
+}
+
+/** The stable code of a failed write to a session file (recording.mkv, incidents.jsonl/.vtt, session.json). */
+export type RecordingFailureCode = 'VIGIL_ERR_RECORDING_WRITE';
+
+/** A failed write to one of a session's files, as status and the `recording_failed` event carry it. */
+export interface WriteFailure {
+  /** The file's name in the session folder. */
+  file: string;
+  code: RecordingFailureCode;
+  /** The system's error code (ENOSPC, EIO, EFBIG, ...), or null when it was not a system error. */
+  errno: string | null;
+  message: string;
 }
 
 /** One incident on a candidate's timeline, as incidents.jsonl and the event stream carry it. */
@@ -55,6 +70,8 @@ export interface ServerStatus {
   candidates: CandidateStatus[];
   /** Connections dropped since start, by BYE reason. */
   drops: Partial<Record<ByeReasonName, number>>;
+  /** `recording_failed` events since start (one per session and file that failed). */
+  recording_failures: number;
 }
 
 export type ServerEvent =
@@ -80,7 +97,8 @@ export type ServerEvent =
   | { kind: 'mode_changed'; at: string; id: string; mode: ModeName }
   | { kind: 'face_status'; at: string; id: string; face: VerdictName; faces: number }
   | { kind: 'incident_opened' | 'incident_closed'; at: string; id: string; incident: IncidentRecord }
-  | { kind: 'kicked'; at: string; id: string; reason: string };
+  | { kind: 'kicked'; at: string; id: string; reason: string }
+  | ({ kind: 'recording_failed'; at: string; id: string; session_id: string } & WriteFailure);
 
 export type AdminRequest =
   | { type: 'status'; req: number }

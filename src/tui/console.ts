@@ -193,7 +193,7 @@ export class ProctorConsole {
     const state = this.connected ? '' : ' {red-fg}{bold}DISCONNECTED{/}';
     this.header.setContent(
       s
-        ? ` {bold}vigil{/bold} ${s.listen}  up ${duration(s.uptime_s)}  candidates ${s.candidates.length}  incidents open ${this.model.openIncidents()}${this.model.filter ? `  filter "${this.model.filter}"` : ''}${state}`
+        ? ` {bold}vigil{/bold} ${s.listen}  up ${duration(s.uptime_s)}  candidates ${s.candidates.length}  incidents open ${this.model.openIncidents()}${s.recording_failures ? `  {red-fg}{bold}recording failures ${s.recording_failures}{/}` : ''}${this.model.filter ? `  filter "${this.model.filter}"` : ''}${state}`
         : ` {bold}vigil{/bold} ${this.opts.adminSocket}${state}`,
     );
   }
@@ -206,7 +206,7 @@ export class ProctorConsole {
       ['FACE', 15, (c) => c.face],
       ['FPS', 5, (c) => c.video_fps.toFixed(1)],
       ['KBPS', 7, (c) => c.audio_kbps.toFixed(0)],
-      ['INCIDENT', 15, (c) => c.incident ?? '-'],
+      ['INCIDENT', 15, (c) => (c.write_error ? 'REC FAILED' : c.incident ?? '-')],
       ['CONN', 7, (c) => duration(c.connected_s)],
     ];
     if (wide) cols.splice(1, 0, ['ADDRESS', 22, (c) => c.address]);
@@ -221,6 +221,8 @@ export class ProctorConsole {
       cols
         .map(([h, w, get]) => {
           const text = blessed.escape(cell(get(c), w));
+          // A candidate whose recording failed is red across the row, whatever else it shows.
+          if (c.write_error && h !== 'FACE') return `{red-fg}{bold}${text}{/}`;
           if (h === 'FACE') return `{${FACE_COLOR[c.face] ?? 'white'}-fg}${text}{/}`;
           if (h === 'INCIDENT' && c.incident) return `{red-fg}${text}{/}`;
           return text;

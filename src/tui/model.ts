@@ -106,6 +106,8 @@ export function eventLine(e: ServerEvent): string | null {
       return `${time} ${id} switched to ${e.mode}`;
     case 'kicked':
       return `${time} ${id} {red-fg}kicked{/}: ${esc(e.reason)}`;
+    case 'recording_failed':
+      return `${time} ${id} {red-fg}{bold}RECORDING FAILED{/}{red-fg} ${esc(e.file)}${e.errno ? ` ${e.errno}` : ''}: ${esc(e.message)}{/}`;
     case 'connection_dropped':
       return `${time} {yellow-fg}dropped{/} ${esc(e.address)}${e.id ? ` (${esc(e.id)})` : ''}: ${e.reason}${e.code ? ` ${e.code}` : ''} - ${esc(e.message)}`;
   }

@@ -1,0 +1,59 @@
+import type { Logger } from 'pino';
+import type { RecordingWriteError } from '../media/write-error';
+import type { ServerEvent } from '../protocol';
+import type { CandidateConnection } from './connection';
+import { nowIso } from './events';
+import type { Session } from './session';
+
+/**
+ * Makes a failed write loud: logged at error, published as `recording_failed` (the console shows the candidate
+ * in red, `vigil status` counts it), and told to the candidate on its connection.
+ *
+ * The session is not ended by a failed write: detection, warnings and the proctor's live view go on, and the
+ * proctor decides (kick, or let the exam finish on the live view). What stops is any pretence: the counters
+ * freeze at what reached the disk, session.json ends `recording_failed`, and the final BYE says so.
+ */
+export class RecordingFailures {
+  private total = 0;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly publish: (event: ServerEvent) => void,
+    /** The live connection of a session, if it has one now. */
+    private readonly connectionOf: (session: Session) => CandidateConnection | null,
+  ) {}
+
+  /** `recording_failed` events so far. */
+  get count(): number {
+    return this.total;
+  }
+
+  watch(session: Session): void {
+    session.onWriteFailure((err) => this.report(session, err));
+  }
+
+  /** A candidate resuming a session whose recording failed hears it again. */
+  resumed(conn: CandidateConnection, session: Session): void {
+    const f = session.writeFailure;
+    if (f) tellCandidate(conn, f.message);
+  }
+
+  private report(session: Session, err: RecordingWriteError): void {
+    this.total++;
+    const id = session.id;
+    const sessionId = session.init.sessionId;
+    this.log.error(
+      { id, session: sessionId, file: err.file, code: err.code, errno: err.errno, offset: err.offset, lost: err.lost, dir: session.dir },
+      `recording write failed: ${err.message}`,
+    );
+    this.publish({ kind: 'recording_failed', at: nowIso(), id, session_id: sessionId, file: err.file, code: err.code, errno: err.errno, message: err.message });
+    const conn = this.connectionOf(session);
+    if (conn) tellCandidate(conn, err.message);
+  }
+}
+
+function tellCandidate(conn: CandidateConnection, why: string): void {
+  const text = `the server cannot record your exam (${why}); the proctor has been told: contact them`;
+  // TODO(trust-wire): conn.alert('recording_failed', text) once the ALERT message is merged.
+  conn.log.warn({ id: conn.candidateId, text }, 'candidate told: recording failed');
+}
