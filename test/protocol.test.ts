@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Decoder, ProtocolError, encode, type Message } from '../src/protocol';
+import { Decoder, MAX_RECEIPT_GAPS, ProtocolError, encode, type HelloMessage, type Message, type ReceiptMessage } from '../src/protocol';
 
 /** One message of every kind, with its exact bytes on the wire (hex), so a layout change cannot pass unnoticed. */
 const FIXTURES: Array<{ name: string; msg: Message; hex: string }> = [
@@ -59,6 +59,39 @@ const FIXTURES: Array<{ name: string; msg: Message; hex: string }> = [
   { name: 'PING', msg: { type: 'ping', nonce: 0xdeadbeef }, hex: '5607' + '00000004' + 'deadbeef' },
   { name: 'PONG', msg: { type: 'pong', nonce: 1 }, hex: '5608' + '00000004' + '00000001' },
   { name: 'BYE', msg: { type: 'bye', reason: 'kicked', code: 1009, text: 'no' }, hex: '5609' + '00000006' + '03f1' + '0002' + '6e6f' },
+  {
+    name: 'HELLO accepting RECEIPT and ALERT',
+    msg: {
+      type: 'hello',
+      version: 1,
+      candidateId: 'ab',
+      token: 't',
+      clientVersion: 'v1',
+      video: { codec: 'jpeg', width: 640, height: 480, fps: 15 },
+      audio: { codec: 'pcm_s16le', sampleRate: 16000, channels: 1 },
+      accepts: ['receipt', 'alert'],
+    },
+    // The same bytes as the first HELLO but for the flags byte: 0x0f = video, audio, receipt, alert.
+    hex:
+      '5601' + '0000001d' + '0001' + '0002' + '6162' + '0001' + '74' + '0002' + '7631' + '0f' +
+      '01' + '0280' + '01e0' + '41700000' + '01' + '00003e80' + '01',
+  },
+  {
+    name: 'RECEIPT',
+    msg: {
+      type: 'receipt',
+      sessionId: 's1',
+      intact: true,
+      gapsTruncated: false,
+      video: { messages: 3, samples: 0, firstSeq: 0, lastSeq: 4, gaps: [{ fromSeq: 1, toSeq: 2, afterMs: 0, beforeMs: 200 }] },
+      audio: { messages: 0, samples: 0, firstSeq: -1, lastSeq: -1, gaps: [] },
+    },
+    hex:
+      '560a' + '00000049' + '0002' + '7331' + '01' +
+      '00000003' + '0000000000000000' + '00000001' + '00000005' + '0001' + '00000001' + '00000002' + '0000000000000000' + '4069000000000000' +
+      '00000000' + '0000000000000000' + '00000000' + '00000000' + '0000',
+  },
+  { name: 'ALERT', msg: { type: 'alert', code: 'recording_failed', text: 'x' }, hex: '560b' + '00000005' + '0001' + '000178' },
 ];
 
 function decodeAll(bytes: Buffer, split: number[] = []): { messages: Message[]; error: ProtocolError | null } {
@@ -105,6 +138,58 @@ describe('protocol fixtures', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('protocol additions after the first release', () => {
+  it('an older client\'s HELLO (no accept bits) decodes without `accepts`, exactly as before', () => {
+    const { messages } = decodeAll(Buffer.from(FIXTURES[0]!.hex, 'hex'));
+    assert.equal((messages[0] as HelloMessage).accepts, undefined);
+  });
+
+  it('a decoder that predates a kind fails on it: why RECEIPT and ALERT go only to clients that accept them', () => {
+    // The first release's decoder knew kinds 1-9; this decoder rejects kind 12 the same way it rejected 10 and 11.
+    assert.equal(decodeAll(Buffer.from('560c' + '00000000', 'hex')).error?.code, 'VIGIL_ERR_UNKNOWN_KIND');
+  });
+
+  it('an ALERT code from a newer server decodes as unknown, keeping its number, and encodes back the same', () => {
+    const bytes = Buffer.from('560b' + '00000005' + '0063' + '000178', 'hex');
+    const { messages, error } = decodeAll(bytes);
+    assert.equal(error, null);
+    assert.deepEqual(messages, [{ type: 'alert', code: 'unknown', text: 'x', wireCode: 99 }]);
+    assert.equal(encode(messages[0]!).toString('hex'), bytes.toString('hex'));
+    assert.equal(decodeAll(encode({ type: 'alert', code: 'detector_down', text: '' })).messages[0]?.type, 'alert');
+  });
+
+  it('rejects RECEIPT gaps that run backwards, unknown flag bits and too many gaps', () => {
+    const good = encode(FIXTURES.find((f) => f.name === 'RECEIPT')!.msg);
+    const backwards = Buffer.from(good);
+    backwards.writeUInt32BE(9, 6 + 4 + 1 + 4 + 8 + 4 + 4 + 2); // gap fromSeq 9 > toSeq 2
+    assert.equal(decodeAll(backwards).error?.code, 'VIGIL_ERR_BAD_VALUE');
+    const flags = Buffer.from(good);
+    flags[6 + 4] = 0x80;
+    assert.equal(decodeAll(flags).error?.code, 'VIGIL_ERR_BAD_VALUE');
+    const many = Buffer.from(good);
+    many.writeUInt16BE(MAX_RECEIPT_GAPS + 1, 6 + 4 + 1 + 4 + 8 + 4 + 4);
+    assert.equal(decodeAll(many).error?.code, 'VIGIL_ERR_BAD_VALUE');
+  });
+
+  it('a RECEIPT with more gaps than fit sends the first ones and says the list is truncated', () => {
+    const gaps = Array.from({ length: MAX_RECEIPT_GAPS + 5 }, (_, i) => ({ fromSeq: i * 3 + 1, toSeq: i * 3 + 1, afterMs: i, beforeMs: i + 1 }));
+    const msg: Message = {
+      type: 'receipt', sessionId: 'x', intact: false, gapsTruncated: false,
+      video: { messages: 1, samples: 0, firstSeq: 0, lastSeq: 1000, gaps },
+      audio: { messages: 2, samples: 1280, firstSeq: 0, lastSeq: 1, gaps: [] },
+    };
+    const bytes = encode(msg);
+    assert.ok(bytes.length - 6 <= 16 * 1024, `${bytes.length} bytes fit the control limit`);
+    const r = decodeAll(bytes);
+    assert.equal(r.error, null);
+    const got = r.messages[0] as ReceiptMessage;
+    assert.equal(got.gapsTruncated, true);
+    assert.equal(got.intact, false);
+    assert.equal(got.video.gaps.length, MAX_RECEIPT_GAPS);
+    assert.equal(got.audio.samples, 1280);
   });
 });
 
@@ -182,7 +267,7 @@ describe('protocol errors', () => {
 
   it('never throws on structurally valid headers with random payloads (fast-check)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 9 }), fc.uint8Array({ maxLength: 80 }), (kind, payload) => {
+      fc.property(fc.integer({ min: 1, max: 11 }), fc.uint8Array({ maxLength: 80 }), (kind, payload) => {
         const h = Buffer.alloc(6);
         h[0] = 0x56;
         h[1] = kind;

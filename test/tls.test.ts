@@ -3,15 +3,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { isLoopback } from '../src/server';
-import { clientArgs, execText, recordingFacts, runVigil, sessionDirOf, sleep, startServer, tempDir, video } from './helpers';
-
-async function selfSigned(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  await execText('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], true);
-  return { cert, key };
-}
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import type { ServerEvent } from '../src/protocol';
+import { VigilServer } from '../src/server';
+import { clientArgs, recordingFacts, runVigil, sessionDirOf, sleep, startServer, tempDir, video } from './helpers';
+import { selfSigned } from './tls-cert';
+import { WirePeer } from './wire-peer';
 
 test('TLS: a client trusting the server\'s certificate streams; one that does not, and plain TCP, are refused', { timeout: 60_000 }, async (t) => {
   const dir = tempDir(t);
@@ -49,4 +47,35 @@ test('TLS: a client trusting the server\'s certificate streams; one that does no
 test('only loopback addresses count as local', () => {
   for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) assert.equal(isLoopback(h), true, h);
   for (const h of ['0.0.0.0', '::', '192.168.1.10', 'exam.example.org']) assert.equal(isLoopback(h), false, h);
+});
+
+test('TLS: a client that reads every reply is never a slow consumer, however long the session', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const { cert, key } = await selfSigned(dir);
+  // A short drain timeout, so that several of them pass while small replies keep flowing.
+  const drainTimeoutMs = 300;
+  const server = new VigilServer({
+    host: '127.0.0.1', port: 0, recordDir: dir, adminSocket: null, auth: 'none', logger: pino({ level: 'silent' }), version: 'test',
+    tls: { cert: readFileSync(cert), key: readFileSync(key) }, drainTimeoutMs,
+  });
+  const drops: ServerEvent[] = [];
+  server.events.subscribe((e) => {
+    if (e.kind === 'connection_dropped') drops.push(e);
+  });
+  const { port } = await server.listen();
+  t.after(() => server.close());
+  const peer = await WirePeer.connect(port, { tlsCa: readFileSync(cert) });
+  peer.hello('reader', { video: false });
+  await peer.waitFor('welcome');
+  // Every PING is answered by a PONG the peer reads at once; 10 drain timeouts pass meanwhile.
+  const pings = Math.ceil((drainTimeoutMs * 10) / 50);
+  for (let i = 0; i < pings; i++) {
+    peer.send({ type: 'ping', nonce: i });
+    await sleep(50);
+  }
+  await sleep(drainTimeoutMs * 2);
+  assert.deepEqual(drops, [], 'no connection was dropped');
+  assert.equal(peer.received.filter((m) => m.type === 'pong').length, pings);
+  assert.ok(!peer.received.some((m) => m.type === 'bye'), 'no BYE');
+  peer.destroy();
 });

@@ -90,6 +90,8 @@ export interface MkvWriterOptions {
 
 export interface MkvStats {
   videoFrames: number;
+  /** Audio blocks (one per chunk the writer was given). */
+  audioChunks: number;
   audioSamples: number;
   /** Media payload bytes (JPEG and PCM), without the container's framing. */
   bytes: number;
@@ -99,6 +101,7 @@ export interface MkvStats {
 interface PendingBlock {
   end: number;
   videoFrames: number;
+  audioChunks: number;
   audioSamples: number;
   bytes: number;
   endMs: number;
@@ -138,8 +141,8 @@ export class MkvWriter {
    * counts every block given to the writer, so accepted - written is what is in flight or, after a failure,
    * lost.
    */
-  private readonly written: MkvStats = { videoFrames: 0, audioSamples: 0, bytes: 0 };
-  private readonly accepted: MkvStats = { videoFrames: 0, audioSamples: 0, bytes: 0 };
+  private readonly written: MkvStats = { videoFrames: 0, audioChunks: 0, audioSamples: 0, bytes: 0 };
+  private readonly accepted: MkvStats = { videoFrames: 0, audioChunks: 0, audioSamples: 0, bytes: 0 };
   private writtenEndMs = 0;
   /** End of the last whole block in the file: where a file torn by a failed write is cut back to. */
   private writtenBlockEnd = 0;
@@ -212,6 +215,7 @@ export class MkvWriter {
     this.settle();
     return {
       videoFrames: this.accepted.videoFrames - this.written.videoFrames,
+      audioChunks: this.accepted.audioChunks - this.written.audioChunks,
       audioSamples: this.accepted.audioSamples - this.written.audioSamples,
       bytes: this.accepted.bytes - this.written.bytes,
     };
@@ -223,6 +227,7 @@ export class MkvWriter {
     while (this.pendingHead < this.pending.length && this.pending[this.pendingHead]!.end <= through) {
       const b = this.pending[this.pendingHead++]!;
       this.written.videoFrames += b.videoFrames;
+      this.written.audioChunks += b.audioChunks;
       this.written.audioSamples += b.audioSamples;
       this.written.bytes += b.bytes;
       this.writtenEndMs = Math.max(this.writtenEndMs, b.endMs);
@@ -312,6 +317,8 @@ export class MkvWriter {
   private block(track: number, tsMs: number, data: Buffer, videoFrames: number, audioSamples: number, endMs: number): void {
     if (this.finalized) throw new Error('recording already finalized');
     this.accepted.videoFrames += videoFrames;
+    const audioChunks = audioSamples > 0 ? 1 : 0;
+    this.accepted.audioChunks += audioChunks;
     this.accepted.audioSamples += audioSamples;
     this.accepted.bytes += data.length;
     this.endMs = Math.max(this.endMs, endMs);
@@ -325,7 +332,7 @@ export class MkvWriter {
     head[3] = 0x80; // keyframe: every JPEG and every PCM chunk stands alone
     this.sink.append(Buffer.concat([E.idBytes(ID.SimpleBlock), E.vintSize(4 + data.length), head]));
     this.sink.append(data);
-    this.pending.push({ end: this.sink.offset, videoFrames, audioSamples, bytes: data.length, endMs });
+    this.pending.push({ end: this.sink.offset, videoFrames, audioChunks, audioSamples, bytes: data.length, endMs });
     this.settle();
   }
 

@@ -1,4 +1,5 @@
 import {
+  AlertCode,
   AudioCodec,
   ByeReason,
   HEADER_SIZE,
@@ -8,14 +9,16 @@ import {
   PROTOCOL_VERSION,
   Verdict,
   VideoCodec,
+  alertCodeName,
   byeReasonName,
   modeName,
   verdictName,
   type KindCode,
+  type OptionalKind,
 } from './constants';
 import { ProtocolError } from './errors';
 import { FieldReader, FieldWriter } from './fields';
-import type { AudioParams, Message, VideoParams } from './messages';
+import type { AudioParams, Message, ReceiptGap, TrackReceipt, VideoParams } from './messages';
 
 /** Field size caps, checked on decode so a hostile peer cannot make the other end allocate large strings. */
 export const MAX_ID_BYTES = 128;
@@ -23,8 +26,43 @@ export const MAX_TOKEN_BYTES = 4096;
 export const MAX_VERSION_BYTES = 64;
 export const MAX_TEXT_BYTES = 1024;
 
+/** Most gaps one RECEIPT carries per track (24 bytes each, so both tracks stay well inside the control limit). */
+export const MAX_RECEIPT_GAPS = 200;
+
 const HELLO_HAS_VIDEO = 0x01;
 const HELLO_HAS_AUDIO = 0x02;
+/** HELLO bits a client sets for each server -> client kind added after the first release that it understands. */
+const HELLO_ACCEPTS: Record<OptionalKind, number> = { receipt: 0x04, alert: 0x08 };
+const HELLO_KNOWN_BITS = HELLO_HAS_VIDEO | HELLO_HAS_AUDIO | HELLO_ACCEPTS.receipt | HELLO_ACCEPTS.alert;
+const OPTIONAL_KINDS = Object.keys(HELLO_ACCEPTS) as OptionalKind[];
+
+const RECEIPT_INTACT = 0x01;
+const RECEIPT_GAPS_TRUNCATED = 0x02;
+
+function writeTrackReceipt(w: FieldWriter, t: TrackReceipt): void {
+  w.u32(t.messages).f64(t.samples).u32(t.firstSeq + 1).u32(t.lastSeq + 1);
+  const gaps = t.gaps.slice(0, MAX_RECEIPT_GAPS);
+  w.u16(gaps.length);
+  for (const g of gaps) w.u32(g.fromSeq).u32(g.toSeq).f64(g.afterMs).f64(g.beforeMs);
+}
+
+function readTrackReceipt(r: FieldReader, track: string): TrackReceipt {
+  const messages = r.u32(`${track}_messages`);
+  const samples = r.f64(`${track}_samples`);
+  if (!Number.isInteger(samples) || samples < 0) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `RECEIPT ${track} samples ${samples} is not a count`);
+  const firstSeq = r.u32(`${track}_first_seq`) - 1;
+  const lastSeq = r.u32(`${track}_last_seq`) - 1;
+  const count = r.u16(`${track}_gaps`);
+  if (count > MAX_RECEIPT_GAPS) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `RECEIPT ${track} lists ${count} gaps; at most ${MAX_RECEIPT_GAPS}`);
+  const gaps: ReceiptGap[] = [];
+  for (let i = 0; i < count; i++) {
+    const fromSeq = r.u32('gap_from');
+    const toSeq = r.u32('gap_to');
+    if (toSeq < fromSeq) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `RECEIPT ${track} gap ${fromSeq}-${toSeq} runs backwards`);
+    gaps.push({ fromSeq, toSeq, afterMs: timestamp(r, 'gap_after', 'RECEIPT'), beforeMs: timestamp(r, 'gap_before', 'RECEIPT') });
+  }
+  return { messages, samples, firstSeq, lastSeq, gaps };
+}
 
 function header(kind: KindCode, length: number): Buffer {
   const h = Buffer.allocUnsafe(HEADER_SIZE);
@@ -60,7 +98,9 @@ export function encodeParts(msg: Message): Buffer[] {
     case 'hello': {
       kind = Kind.HELLO;
       w.u16(msg.version).str(msg.candidateId).str(msg.token).str(msg.clientVersion);
-      w.u8((msg.video ? HELLO_HAS_VIDEO : 0) | (msg.audio ? HELLO_HAS_AUDIO : 0));
+      let flags = (msg.video ? HELLO_HAS_VIDEO : 0) | (msg.audio ? HELLO_HAS_AUDIO : 0);
+      for (const k of msg.accepts ?? []) flags |= HELLO_ACCEPTS[k];
+      w.u8(flags);
       if (msg.video) w.u8(VideoCodec[msg.video.codec]).u16(msg.video.width).u16(msg.video.height).f32(msg.video.fps);
       if (msg.audio) w.u8(AudioCodec[msg.audio.codec]).u32(msg.audio.sampleRate).u8(msg.audio.channels);
       break;
@@ -102,6 +142,17 @@ export function encodeParts(msg: Message): Buffer[] {
       kind = Kind.BYE;
       w.u16(msg.reason === 'unknown' ? msg.code : ByeReason[msg.reason]).str(clampText(msg.text));
       break;
+    case 'receipt':
+      kind = Kind.RECEIPT;
+      w.str(msg.sessionId);
+      w.u8((msg.intact ? RECEIPT_INTACT : 0) | (msg.gapsTruncated || msg.video.gaps.length > MAX_RECEIPT_GAPS || msg.audio.gaps.length > MAX_RECEIPT_GAPS ? RECEIPT_GAPS_TRUNCATED : 0));
+      writeTrackReceipt(w, msg.video);
+      writeTrackReceipt(w, msg.audio);
+      break;
+    case 'alert':
+      kind = Kind.ALERT;
+      w.u16(msg.code === 'unknown' ? (msg.wireCode ?? 0) : AlertCode[msg.code]).str(clampText(msg.text));
+      break;
   }
   const fields = w.finish();
   const length = fields.length + (tail ? tail.length : 0);
@@ -132,7 +183,7 @@ function decodeHello(r: FieldReader): Message {
   const token = r.str('token', MAX_TOKEN_BYTES);
   const clientVersion = r.str('client_version', MAX_VERSION_BYTES);
   const flags = r.u8('flags');
-  if (flags & ~(HELLO_HAS_VIDEO | HELLO_HAS_AUDIO)) {
+  if (flags & ~HELLO_KNOWN_BITS) {
     throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `HELLO flags 0x${flags.toString(16)} has unknown bits`);
   }
   let video: VideoParams | null = null;
@@ -150,7 +201,9 @@ function decodeHello(r: FieldReader): Message {
     audio = { codec: 'pcm_s16le', sampleRate: r.u32('sample_rate'), channels: r.u8('channels') };
   }
   r.end();
-  return { type: 'hello', version, candidateId, token, clientVersion, video, audio };
+  const accepts = OPTIONAL_KINDS.filter((k) => flags & HELLO_ACCEPTS[k]);
+  // Left out for an older client, so its HELLO decodes exactly as it always did.
+  return { type: 'hello', version, candidateId, token, clientVersion, video, audio, ...(accepts.length > 0 ? { accepts } : {}) };
 }
 
 /**
@@ -226,6 +279,26 @@ export function decodePayload(kind: KindCode, payload: Buffer): Message {
       const text = r.str('text', MAX_TEXT_BYTES);
       r.end();
       return { type: 'bye', reason: byeReasonName(code) ?? 'unknown', code, text };
+    }
+    case Kind.RECEIPT: {
+      const r = new FieldReader(payload, 'RECEIPT');
+      const sessionId = r.str('session_id', MAX_ID_BYTES);
+      const flags = r.u8('flags');
+      if (flags & ~(RECEIPT_INTACT | RECEIPT_GAPS_TRUNCATED)) {
+        throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `RECEIPT flags 0x${flags.toString(16)} has unknown bits`);
+      }
+      const video = readTrackReceipt(r, 'video');
+      const audio = readTrackReceipt(r, 'audio');
+      r.end();
+      return { type: 'receipt', sessionId, intact: (flags & RECEIPT_INTACT) !== 0, gapsTruncated: (flags & RECEIPT_GAPS_TRUNCATED) !== 0, video, audio };
+    }
+    case Kind.ALERT: {
+      const r = new FieldReader(payload, 'ALERT');
+      const wireCode = r.u16('code');
+      const text = r.str('text', MAX_TEXT_BYTES);
+      r.end();
+      const code = alertCodeName(wireCode);
+      return code ? { type: 'alert', code, text } : { type: 'alert', code: 'unknown', text, wireCode };
     }
   }
 }

@@ -21,6 +21,10 @@ export const Kind = {
   PING: 7,
   PONG: 8,
   BYE: 9,
+  /** Server -> client, only to a client whose HELLO accepts it: what the recording holds, before the final BYE. */
+  RECEIPT: 10,
+  /** Server -> client, only to a client whose HELLO accepts it: something the candidate must know went wrong. */
+  ALERT: 11,
 } as const;
 export type KindName = keyof typeof Kind;
 export type KindCode = (typeof Kind)[KindName];
@@ -98,6 +102,39 @@ const BYE_NAMES = new Map<number, ByeReasonName>(
 export function byeReasonName(code: number): ByeReasonName | undefined {
   return BYE_NAMES.get(code);
 }
+
+/**
+ * Server -> client kinds added after the first release. An older client's decoder fails on a kind it does not
+ * know, so the server sends each only to a client whose HELLO lists it (HELLO flag bits, see codec.ts).
+ */
+export type OptionalKind = 'receipt' | 'alert';
+
+/**
+ * ALERT codes: something the candidate must know went wrong on the server's side. Name <-> number like BYE
+ * reasons; never renumber, only add.
+ */
+export const AlertCode = {
+  /** The server could not write this candidate's recording (disk full, I/O error): media is being lost. */
+  recording_failed: 1,
+  /** Face detection is not running for this candidate; the recording goes on. */
+  detector_down: 2,
+} as const;
+export type AlertCodeName = keyof typeof AlertCode;
+
+const ALERT_NAMES = new Map<number, AlertCodeName>(
+  (Object.keys(AlertCode) as AlertCodeName[]).map((name) => [AlertCode[name], name]),
+);
+
+/** Unknown numbers from a newer peer decode as `unknown` (keeping the number) rather than failing. */
+export function alertCodeName(code: number): AlertCodeName | undefined {
+  return ALERT_NAMES.get(code);
+}
+
+/**
+ * BYE reasons that are the server's own judgement of the link, not of the candidate: the session stays open for
+ * a resume and the client comes back into it.
+ */
+export const RESUMABLE_BYES: ReadonlySet<ByeReasonName> = new Set<ByeReasonName>(['idle_timeout', 'slow_consumer']);
 
 export function modeName(code: number): ModeName | undefined {
   return (Object.keys(Mode) as ModeName[]).find((m) => Mode[m] === code);

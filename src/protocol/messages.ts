@@ -1,4 +1,4 @@
-import type { ByeReasonName, ModeName, VerdictName } from './constants';
+import type { AlertCodeName, ByeReasonName, ModeName, OptionalKind, VerdictName } from './constants';
 
 /** What a candidate will send, declared once in HELLO; the recorder builds its tracks from it. */
 export interface VideoParams {
@@ -23,6 +23,11 @@ export interface HelloMessage {
   clientVersion: string;
   video: VideoParams | null;
   audio: AudioParams | null;
+  /**
+   * Server -> client kinds this client understands beyond the first release's. Absent (an older client): the
+   * server never sends them.
+   */
+  accepts?: OptionalKind[];
 }
 
 export interface WireLimits {
@@ -99,6 +104,50 @@ export interface ByeMessage {
   text: string;
 }
 
+/** A stretch of sequence numbers the server never received, with the capture times around it. */
+export interface ReceiptGap {
+  fromSeq: number;
+  toSeq: number;
+  /** Timestamp of the last message recorded before the gap and of the first after it (ms, session clock). */
+  afterMs: number;
+  beforeMs: number;
+}
+
+export interface TrackReceipt {
+  /** Frames or chunks the recording holds. */
+  messages: number;
+  /** Audio: sample frames (one per channel set) the recording holds. Video: 0. */
+  samples: number;
+  /** First and last sequence numbers recorded in this session; -1 when none. */
+  firstSeq: number;
+  lastSeq: number;
+  /** Holes between firstSeq and lastSeq, oldest first. */
+  gaps: ReceiptGap[];
+}
+
+/**
+ * The server's account of a session that ended with the client's BYE, sent just before its final BYE: what the
+ * finalised recording actually holds, so the client can tell whether everything it captured is there.
+ */
+export interface ReceiptMessage {
+  type: 'receipt';
+  sessionId: string;
+  /** False when the recorder failed: the counts are what reached the disk, and the file may be damaged. */
+  intact: boolean;
+  /** True when there were more gaps than a RECEIPT carries; the counts still cover them. */
+  gapsTruncated: boolean;
+  video: TrackReceipt;
+  audio: TrackReceipt;
+}
+
+export interface AlertMessage {
+  type: 'alert';
+  /** `unknown` when a newer server sent a code this end does not know; `wireCode` keeps the number. */
+  code: AlertCodeName | 'unknown';
+  text: string;
+  wireCode?: number;
+}
+
 export type Message =
   | HelloMessage
   | WelcomeMessage
@@ -108,6 +157,8 @@ export type Message =
   | VerdictMessage
   | PingMessage
   | PongMessage
-  | ByeMessage;
+  | ByeMessage
+  | ReceiptMessage
+  | AlertMessage;
 
 export type MessageType = Message['type'];

@@ -3,16 +3,21 @@ import type { Logger } from 'pino';
 import {
   Decoder,
   ProtocolError,
+  RESUMABLE_BYES,
   encodeParts,
+  type AlertCodeName,
   type ByeReasonName,
   type HelloMessage,
   type Message,
   type ModeName,
+  type OptionalKind,
   type PayloadLimits,
   type ServerEvent,
 } from '../protocol';
 import type { IncidentEvent } from '../detect/incidents';
 import { LatestFrameSlot, type FrameAnalysis, type FrameAnalyzer } from './frame-slot';
+import { receiptOf } from './media-ledger';
+import { ReplyWatchdog } from './reply-watchdog';
 import type { Session } from './session';
 
 /** Settings every connection shares, resolved from the server's options. */
@@ -75,7 +80,7 @@ export class CandidateConnection {
   /** Token bucket for the message rate limit. */
   private tokens: number;
   private tokensAt = performance.now();
-  private drainTimer: NodeJS.Timeout | null = null;
+  private readonly replies: ReplyWatchdog;
   private verdictSentAt = -Infinity;
 
   constructor(
@@ -92,9 +97,9 @@ export class CandidateConnection {
     socket.on('close', () => this.onClose());
     this.deadline = setTimeout(() => this.onDeadline(), s.handshakeTimeoutMs);
     this.tokens = s.maxMessagesPerSecond * 2;
-    socket.on('drain', () => {
-      if (this.drainTimer) clearTimeout(this.drainTimer);
-      this.drainTimer = null;
+    this.replies = new ReplyWatchdog({ get queuedBytes() { return socket.writableLength; } }, s.drainTimeoutMs, (queued) => {
+      this.drop('slow_consumer', null, `the client has left ${queued} bytes of replies unread for ${s.drainTimeoutMs} ms`);
+      this.socket.destroy();
     });
   }
 
@@ -172,6 +177,7 @@ export class CandidateConnection {
         if (msg.seq <= session.lastVideoSeq) return;
         session.lastVideoTs = this.checkTimestamp('VIDEO_FRAME', msg.timestampMs, session.lastVideoTs);
         session.lastVideoSeq = msg.seq;
+        session.ledger.video.accept(msg.seq, msg.timestampMs);
         session.recordVideo(msg.timestampMs, msg.jpeg);
         this.slot?.offer(msg.jpeg, msg.timestampMs);
         return;
@@ -185,6 +191,7 @@ export class CandidateConnection {
         if (msg.seq <= session.lastAudioSeq) return;
         session.lastAudioTs = this.checkTimestamp('AUDIO_CHUNK', msg.timestampMs, session.lastAudioTs);
         session.lastAudioSeq = msg.seq;
+        session.ledger.audio.accept(msg.seq, msg.timestampMs);
         this.publishIncidents(session.recordAudio(msg.timestampMs, msg.pcm));
         return;
       }
@@ -308,18 +315,30 @@ export class CandidateConnection {
       this.drop('slow_consumer', null, `the client has not read ${socket.writableLength} bytes of replies`);
       return false;
     }
+    let bytes = 0;
     socket.cork();
-    for (const part of encodeParts(msg)) socket.write(part);
-    socket.uncork();
-    // Replies still queued: the peer has this long to read them (aedes' drain timeout, one timer per connection).
-    if (socket.writableLength > 0 && !this.drainTimer && this.state !== 'closing') {
-      this.drainTimer = setTimeout(() => {
-        this.drainTimer = null;
-        this.drop('slow_consumer', null, `the client has not read its replies for ${this.host.settings.drainTimeoutMs} ms`);
-        this.socket.destroy();
-      }, this.host.settings.drainTimeoutMs);
+    for (const part of encodeParts(msg)) {
+      socket.write(part);
+      bytes += part.length;
     }
+    socket.uncork();
+    // Replies still queued: the peer has drainTimeoutMs to make progress reading them.
+    if (this.state !== 'closing') this.replies.wrote(bytes);
     return true;
+  }
+
+  /** True when this client's HELLO said it understands `kind` (an older client would fail on it). */
+  accepts(kind: OptionalKind): boolean {
+    return this.hello?.accepts?.includes(kind) ?? false;
+  }
+
+  /**
+   * Tells the candidate something went wrong on the server's side (the recorder failed, detection is down).
+   * An older client that cannot decode ALERT is not sent one; false then, or when the connection is not open.
+   */
+  alert(code: AlertCodeName, text: string): boolean {
+    if (this.state !== 'open' || !this.accepts('alert')) return false;
+    return this.send({ type: 'alert', code, text });
   }
 
   setMode(mode: ModeName): void {
@@ -352,8 +371,8 @@ export class CandidateConnection {
     this.socket.end();
     this.armCloseTimer();
     if (!this.session) return;
-    // A connection that merely went quiet, or was replaced by a new login, may be resumed: keep its session.
-    if (reason === 'idle_timeout' || reason === 'superseded') this.loseSession(ended);
+    // The server's own judgement of the link (quiet, or not reading), or a new login replacing it: keep the session.
+    if (RESUMABLE_BYES.has(reason) || reason === 'superseded') this.loseSession(ended);
     else void this.endSession(this.session, ended);
   }
 
@@ -377,6 +396,7 @@ export class CandidateConnection {
     const session = this.session!;
     void this.endSession(session, ended).then(() => {
       // What the file really holds (never what was received), and a failed recording says so in its reason.
+      if (this.accepts('receipt')) this.send(receiptOf(session, session.status(this.remoteAddress).frames_recorded));
       this.send({ type: 'bye', reason: session.failed ? 'recording_failed' : 'normal', code: 0, text: session.receipt() });
       this.socket.end();
       this.armCloseTimer();
@@ -394,7 +414,7 @@ export class CandidateConnection {
     this.state = 'closed';
     clearTimeout(this.deadline);
     if (this.closeTimer) clearTimeout(this.closeTimer);
-    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.replies.close();
     this.slot?.close();
     if (wasOpen && this.session) this.loseSession('disconnected');
     this.host.released(this);

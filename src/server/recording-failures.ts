@@ -54,6 +54,7 @@ export class RecordingFailures {
 
 function tellCandidate(conn: CandidateConnection, why: string): void {
   const text = `the server cannot record your exam (${why}); the proctor has been told: contact them`;
-  // TODO(trust-wire): conn.alert('recording_failed', text) once the ALERT message is merged.
-  conn.log.warn({ id: conn.candidateId, text }, 'candidate told: recording failed');
+  // A client too old for ALERT still learns it from its final BYE (reason recording_failed, and the receipt text).
+  const sent = conn.alert('recording_failed', text);
+  conn.log.warn({ id: conn.candidateId, alerted: sent }, sent ? 'candidate alerted: recording failed' : 'candidate cannot take an ALERT; its final BYE will say the recording failed');
 }

@@ -9,6 +9,7 @@ import { RecordingWriteError } from '../media/write-error';
 import type { AudioParams, CandidateStatus, ModeName, VerdictName, VideoParams, WriteFailure } from '../protocol';
 import type { FrameAnalysis } from './frame-slot';
 import { sessionDir } from './ids';
+import { MediaLedger } from './media-ledger';
 import { RateWindow } from './rate-window';
 import {
   INCIDENTS_FILE,
@@ -93,6 +94,8 @@ export class Session {
   lastAudioTs = -Infinity;
   lastVideoSeq = -1;
   lastAudioSeq = -1;
+  /** The sequence numbers recorded per track, for the RECEIPT. */
+  readonly ledger = new MediaLedger();
   /** The open `disconnected` incident while the candidate is away. */
   private gap: { id: number; startS: number } | null = null;
 
@@ -150,6 +153,11 @@ export class Session {
    */
   onWriteFailure(listener: (err: RecordingWriteError) => void): void {
     this.failures.listen(listener);
+  }
+
+  /** Audio chunks whose bytes reached the file. */
+  get audioChunksRecorded(): number {
+    return this.writer.counts.audioChunks;
   }
 
   /** The first failed write to any of this session's files, or null. */

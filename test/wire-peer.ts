@@ -1,0 +1,86 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { Decoder, encode, type HelloMessage, type Message, type OptionalKind } from '../src/protocol';
+
+/**
+ * A candidate written straight on the wire format, for tests that need to do what the real client never does
+ * (skip sequence numbers, stop reading, speak as an older release).
+ */
+export class WirePeer {
+  readonly received: Message[] = [];
+  private readonly decoder = new Decoder();
+  private waiters = new Set<() => void>();
+  readonly closed: Promise<void>;
+
+  private constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      const r = this.decoder.push(chunk);
+      this.received.push(...r.messages);
+      for (const w of this.waiters) w();
+    });
+    socket.on('error', () => undefined);
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  static connect(port: number, opts: { tlsCa?: Buffer } = {}): Promise<WirePeer> {
+    return new Promise((resolve, reject) => {
+      const socket = opts.tlsCa
+        ? tls.connect({ host: '127.0.0.1', port, ca: opts.tlsCa, minVersion: 'TLSv1.2' })
+        : net.connect({ host: '127.0.0.1', port });
+      socket.once(opts.tlsCa ? 'secureConnect' : 'connect', () => resolve(new WirePeer(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  send(msg: Message): boolean {
+    return this.socket.write(encode(msg));
+  }
+
+  hello(id: string, opts: { accepts?: OptionalKind[]; video?: boolean; audio?: boolean } = {}): void {
+    const hello: HelloMessage = {
+      type: 'hello',
+      version: 1,
+      candidateId: id,
+      token: '',
+      clientVersion: 'wire-peer',
+      video: opts.video === false ? null : { codec: 'jpeg', width: 64, height: 48, fps: 10 },
+      audio: opts.audio === false ? null : { codec: 'pcm_s16le', sampleRate: 16000, channels: 1 },
+      ...(opts.accepts ? { accepts: opts.accepts } : {}),
+    };
+    this.send(hello);
+  }
+
+  /** Resolves with the first received message of `type` (already received or still to come). */
+  waitFor<T extends Message['type']>(type: T, timeoutMs = 10_000): Promise<Extract<Message, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const m = this.received.find((x) => x.type === type);
+        if (m) {
+          this.waiters.delete(check);
+          clearTimeout(timer);
+          resolve(m as Extract<Message, { type: T }>);
+        }
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`no ${type} within ${timeoutMs} ms; received ${this.received.map((x) => x.type).join(',')}`));
+      }, timeoutMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A 3-byte-payload JPEG as the server checks it (SOI marker first); the recorder keeps it byte for byte. */
+export const TINY_JPEG = Buffer.from('ffd8ffe000104a46494600010100000100010000ffd9', 'hex');
+
+/** `ms` of 16 kHz mono silence-ish PCM with a marker value, so chunks differ. */
+export function pcmChunk(ms: number, marker: number): Buffer {
+  const b = Buffer.alloc((16000 * ms) / 1000 * 2);
+  for (let i = 0; i < b.length; i += 2) b.writeInt16LE(((i / 2 + marker) % 200) - 100, i);
+  return b;
+}
