@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import pino from 'pino';
 import { AdminClient } from '../src/admin/client';
 import type { ServerEvent } from '../src/protocol';
-import type { SessionRecord } from '../src/server';
+import { VigilServer, type SessionRecord } from '../src/server';
 import { fillDisk, openFilesUnder, smallDisk } from './disk';
 import { audio, clientArgs, readJson, recordingFacts, runVigil, sessionDirOf, startServer, video } from './helpers';
+import { TINY_JPEG, WirePeer, pcmChunk } from './wire-peer';
 
 /** Resolves with the first event matching, or rejects after the timeout. */
 function waitForEvent(events: ServerEvent[], pred: (e: ServerEvent) => boolean, timeoutMs = 20_000): Promise<ServerEvent> {
@@ -115,4 +117,37 @@ test('a HELLO on a full disk is refused with BYE recording_failed, and nothing o
   rmSync(path.join(disk, 'filler'));
   const again = await runVigil(t, clientArgs(server.port, 'nospace', null, audio('silence-10s.wav'), ['--reconnect', '0'])).done;
   assert.equal(again.code, 0, again.stderr);
+});
+
+test('a client that takes ALERT hears of the failure at once; its RECEIPT is not intact and counts only what the file holds', { timeout: 30_000 }, async (t) => {
+  const disk = smallDisk(t, 512 * 1024);
+  if (!disk) return;
+  const server = new VigilServer({ host: '127.0.0.1', port: 0, recordDir: disk, adminSocket: null, auth: 'none', logger: pino({ level: 'silent' }), version: 'test' });
+  const { port } = await server.listen();
+  t.after(() => server.close());
+  const peer = await WirePeer.connect(port);
+  t.after(() => peer.destroy());
+  peer.hello('wire', { accepts: ['receipt', 'alert'] });
+  await peer.waitFor('welcome');
+  // 40 KB "JPEGs" (the server checks only the SOI marker): 30 of them cannot fit in 512 KiB.
+  const big = Buffer.concat([TINY_JPEG.subarray(0, 2), Buffer.alloc(40 * 1024, 7)]);
+  for (let seq = 0; seq < 30; seq++) {
+    peer.send({ type: 'video_frame', seq, timestampMs: seq * 100, jpeg: big });
+    peer.send({ type: 'audio_chunk', seq, timestampMs: seq * 100, pcm: pcmChunk(100, seq) });
+  }
+  const alert = await peer.waitFor('alert');
+  assert.equal(alert.code, 'recording_failed');
+  assert.match(alert.text, /cannot record your exam \(cannot write recording\.mkv at byte \d+: the disk is full/);
+  peer.send({ type: 'bye', reason: 'normal', code: 0, text: 'done' });
+  const receipt = await peer.waitFor('receipt');
+  const bye = await peer.waitFor('bye');
+  assert.equal(bye.reason, 'recording_failed');
+  assert.equal(receipt.intact, false);
+  const sdir = sessionDirOf(disk, 'wire');
+  const facts = await recordingFacts(path.join(sdir, 'recording.mkv'));
+  assert.ok(receipt.video.messages < 30, `${receipt.video.messages} frames in the receipt`);
+  assert.equal(receipt.video.messages, facts.video?.packets ?? 0, 'the receipt counts the frames in the file');
+  assert.equal(receipt.audio.messages, facts.audio?.packets ?? 0, 'and the audio chunks in the file');
+  assert.match(bye.text, new RegExp(`only ${receipt.video.messages} video frames`));
+  assert.deepEqual(peer.received.map((m) => m.type), ['welcome', 'alert', 'receipt', 'bye']);
 });
