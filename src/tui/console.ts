@@ -232,6 +232,10 @@ export class ProctorConsole {
     this.table.setItems(rows.length ? rows : [this.model.filter ? `no candidate matches "${blessed.escape(this.model.filter)}"` : 'no candidates connected']);
     const i = this.model.selectedIndex();
     if (i >= 0) this.table.select(i);
+    // The selection bar draws over the row's own colours; a failed recording stays red under it.
+    const bar = (this.table.style as { selected: { fg?: string } }).selected;
+    if (this.model.selected()?.write_error) bar.fg = 'red';
+    else delete bar.fg;
   }
 
   private renderSpark(): void {
