@@ -86,6 +86,7 @@ test('a full disk is loud: error log, recording_failed event and status, honest 
 
   // session.json, if the disk let it be written, says the same; it never says the session ended cleanly.
   const rec = readJson<SessionRecord>(path.join(sdir, 'session.json'));
+  t.diagnostic(`client: ${done.stdout.trim().split('\n').pop()}; session.json ended: ${rec.ended}`);
   if (rec.ended === 'in_progress') {
     assert.ok(server.logs.some((l) => l.level === 50 && l['file'] === 'session.json'), 'session.json could not be written, and the log says so');
   } else {
