@@ -302,6 +302,8 @@ async function client(flags: ClientFlags): Promise<number> {
   const r = await c.run();
   dispose();
   const extra = r.reconnects || r.lost ? `, ${r.reconnects} reconnect(s), ${r.lost} lost` : '';
+  // What was lost and where, before the summary, so the last lines a candidate sees tell the whole story.
+  for (const line of r.mediaLines) print(line);
   const summary = `sent ${r.videoFramesSent} video frames and ${r.audioChunksSent} audio chunks (${r.audioSecondsSent.toFixed(2)} s) in ${r.elapsedS.toFixed(1)} s, ${r.warnings} warning(s)${extra}`;
   if (r.exitCode === ClientExit.ok) print(`${r.reason}; ${summary}`);
   else {

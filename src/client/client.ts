@@ -1,107 +1,35 @@
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Decoder,
   PROTOCOL_VERSION,
+  RESUMABLE_BYES,
   encodeParts,
   modeIncludesAudio,
   modeIncludesVideo,
   type ByeMessage,
+  type ByeReasonName,
   type Message,
   type ModeName,
   type VerdictName,
   type WelcomeMessage,
 } from '../protocol';
+import { ClientExit, ClientStop, judgeMedia } from './exit';
+import { MODE_LINES, VERDICT_LINES, alertLine, receiptLine } from './lines';
+import { MediaAccount } from './media-account';
+import { paceAtRealTime } from './pacer';
+import { ResendBuffer, type Captured, type Track } from './resend-buffer';
+import { openSocket, untilWritable } from './transport';
+import type { ClientOptions, ClientResult } from './types';
 
-/** A source of JPEG frames at a fixed rate (a video file today, a camera later). */
-export interface VideoSource {
-  readonly fps: number;
-  frames(): AsyncIterable<Buffer>;
-}
+export { ClientExit } from './exit';
+export type { AudioSource, ClientOptions, ClientResult, VideoSource } from './types';
 
-/** A source of s16le PCM in fixed-length chunks (a WAV file today, a microphone later). */
-export interface AudioSource {
-  readonly format: { sampleRate: number; channels: number };
-  chunks(chunkMs: number): AsyncIterable<Buffer>;
-}
-
-export interface ClientOptions {
-  host: string;
-  port: number;
-  candidateId: string;
-  token: string;
-  clientVersion: string;
-  video: { source: VideoSource; width: number; height: number } | null;
-  audio: AudioSource | null;
-  loop: boolean;
-  /** Connect with TLS; `ca` replaces the system's certificate store (for a self-signed server). */
-  tls?: { ca?: Buffer } | null;
-  /** Audio chunk length; 20-50 ms keeps latency low without flooding small messages. Default 40. */
-  audioChunkMs?: number;
-  connectTimeoutMs?: number;
-  /** How long to wait for WELCOME, and for the server's BYE after ours. Default 10000. */
-  replyTimeoutMs?: number;
-  /** Pause sending while this many bytes wait in the socket; nothing is dropped. Default 4 MiB. */
-  maxQueuedBytes?: number;
-  /** One line per event a candidate should see. */
-  print: (line: string) => void;
-  signal?: AbortSignal;
-  /** Keep trying to reconnect for this long after losing the server; 0 gives up at once. Default 60000. */
-  reconnectForMs?: number;
-  /** Media kept for resending after a reconnect, in seconds of capture time. Default 10. */
-  bufferSeconds?: number;
-}
-
-export const ClientExit = {
-  ok: 0,
-  connection: 1,
-  usage: 2,
-  refused: 3,
-  closedByServer: 4,
-  interrupted: 130,
-} as const;
-
-export interface ClientResult {
-  exitCode: number;
-  /** One line saying why the client stopped. */
-  reason: string;
-  videoFramesSent: number;
-  audioChunksSent: number;
-  audioSecondsSent: number;
-  warnings: number;
-  elapsedS: number;
-  /** Connections made after the first. */
-  reconnects: number;
-  /** Captured messages that never reached the server (outside the buffer, or dropped for a new session). */
-  lost: number;
-}
-
-const VERDICT_LINES: Record<VerdictName, string> = {
-  unknown: 'face status unknown',
-  ok: 'OK face visible',
-  no_face: 'WARNING no_face: we cannot see your face - look at the camera',
-  misaligned: 'WARNING misaligned: your face is at the edge of the picture - move to the centre',
-  multiple_faces: 'WARNING multiple_faces: someone else is in the picture - you must be alone',
-};
-
-const MODE_LINES: Record<ModeName, string> = {
-  audio: 'MODE audio: the proctor switched you to audio only (video paused)',
-  video: 'MODE video: the proctor switched you to video only (audio paused)',
-  both: 'MODE both: sending video and audio',
-};
-
-class ClientStop extends Error {
-  constructor(
-    readonly exitCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** BYE reasons after which trying again cannot help, or must not: the server or the proctor decided. */
-const FINAL_BYES: ReadonlySet<string> = new Set([
+/**
+ * BYE reasons after which trying again cannot help, or must not: the server or the proctor decided. The server's
+ * judgement of the link (RESUMABLE_BYES: idle, not reading) is never final: the session waits for us.
+ */
+const FINAL_BYES: ReadonlySet<ByeReasonName> = new Set<ByeReasonName>([
   'kicked',
   'auth_failed',
   'invalid_hello',
@@ -111,16 +39,6 @@ const FINAL_BYES: ReadonlySet<string> = new Set([
   'message_too_large',
   'id_in_use',
 ]);
-
-type Kind = 'video' | 'audio';
-
-interface Captured {
-  kind: Kind;
-  seq: number;
-  timestampMs: number;
-  data: Buffer;
-  sent: boolean;
-}
 
 /**
  * The headless candidate: HELLO, then video and audio paced at real time on independent clocks sharing one
@@ -133,13 +51,12 @@ export class CandidateClient {
   private decoder = new Decoder();
   private mode: ModeName = 'both';
   private connected = false;
-  private readonly seq: Record<Kind, number> = { video: 0, audio: 0 };
-  private readonly sentCount: Record<Kind, number> = { video: 0, audio: 0 };
+  private readonly seq: Record<Track, number> = { video: 0, audio: 0 };
+  private readonly sentCount: Record<Track, number> = { video: 0, audio: 0 };
   private audioSamplesSent = 0;
-  /** Captured media, oldest first, kept `bufferSeconds` back for resending after a reconnect. */
-  private buffer: Captured[] = [];
-  private bufferedBytes = 0;
-  private lost = 0;
+  private readonly buffer: ResendBuffer;
+  /** Every item captured, lost, and confirmed by a RECEIPT: decides whether the exit code may be 0. */
+  private readonly account = new MediaAccount();
   /** Capture time subtracted from timestamps: non-zero after a reconnect had to start a new session. */
   private tsOffsetMs = 0;
   private lastCaptureMs = 0;
@@ -158,7 +75,9 @@ export class CandidateClient {
   private reconnecting: Promise<void> | null = null;
   private closingDown = false;
 
-  constructor(private readonly opts: ClientOptions) {}
+  constructor(private readonly opts: ClientOptions) {
+    this.buffer = new ResendBuffer((opts.bufferSeconds ?? 10) * 1000);
+  }
 
   async run(): Promise<ClientResult> {
     const onAbort = (): void => this.stop(new ClientStop(ClientExit.interrupted, 'interrupted'));
@@ -189,18 +108,22 @@ export class CandidateClient {
     }
   }
 
+  /** The run's outcome; a run that would exit 0 does so only if the server confirmed every captured item. */
   private result(exitCode: number, reason: string): ClientResult {
     const audio = this.opts.audio;
+    for (const c of this.buffer.clear()) this.account.lost(c);
+    const verdict = this.account.settle(audio?.format.sampleRate ?? 0);
+    const judged = exitCode === ClientExit.ok ? judgeMedia(verdict, reason) : { exitCode, reason };
     return {
-      exitCode,
-      reason,
+      ...judged,
       videoFramesSent: this.sentCount.video,
       audioChunksSent: this.sentCount.audio,
       audioSecondsSent: audio ? this.audioSamplesSent / audio.format.sampleRate : 0,
       warnings: this.warnings,
       elapsedS: (performance.now() - this.started) / 1000,
       reconnects: this.reconnects,
-      lost: this.lost + this.buffer.filter((c) => !c.sent).length,
+      lost: this.account.lostCount,
+      mediaLines: verdict.lines,
     };
   }
 
@@ -231,64 +154,30 @@ export class CandidateClient {
     } else {
       // The old session is gone (the server restarted, or the window ran out): start a new timeline.
       this.opts.print(`WELCOME session ${welcome.sessionId} (a new session: the previous one could not be resumed)`);
-      this.lost += this.buffer.filter((c) => !c.sent).length;
-      this.buffer = [];
-      this.bufferedBytes = 0;
+      for (const c of this.buffer.clear()) this.account.lost(c);
       this.seq.video = 0;
       this.seq.audio = 0;
       this.tsOffsetMs = this.lastCaptureMs;
     }
+    this.account.begin(welcome.sessionId, this.tsOffsetMs, this.lastCaptureMs);
     this.mode = welcome.mode;
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.startPings(welcome.idleTimeoutMs);
     if (welcome.resumed && isReconnect) {
-      const last: Record<Kind, number> = { video: welcome.lastVideoSeq, audio: welcome.lastAudioSeq };
-      for (const c of this.buffer) {
-        if (c.seq > last[c.kind]) this.transmit(c);
-      }
+      for (const c of this.buffer.after({ video: welcome.lastVideoSeq, audio: welcome.lastAudioSeq })) this.transmit(c);
     }
     this.connected = true;
   }
 
-  private connect(): Promise<void> {
-    const { host, port } = this.opts;
-    const timeoutMs = this.opts.connectTimeoutMs ?? 5_000;
-    const useTls = this.opts.tls ?? null;
+  private async connect(): Promise<void> {
     this.decoder = new Decoder();
-    return new Promise((resolve, reject) => {
-      const socket = useTls
-        ? tls.connect({ host, port, ...(useTls.ca ? { ca: useTls.ca } : {}), ...(net.isIP(host) ? {} : { servername: host }), minVersion: 'TLSv1.2' })
-        : net.connect({ host, port });
-      this.socket = socket;
-      let up = false;
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new ClientStop(ClientExit.connection, `cannot connect to ${host}:${port}: no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once(useTls ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer);
-        up = true;
-        socket.setNoDelay(true);
-        resolve();
-      });
-      socket.on('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        const why =
-          err.code === 'ECONNREFUSED'
-            ? 'connection refused (is `vigil serve` running there?)'
-            : /certificate|self[- ]signed|CERT_|UNABLE_TO_VERIFY/i.test(`${err.code} ${err.message}`)
-              ? `the server's TLS certificate is not trusted (${err.message}); pass its CA with --tls-ca`
-              : err.message;
-        if (!up) reject(new ClientStop(ClientExit.connection, `cannot connect to ${host}:${port}: ${why}`));
-        else this.onLost(socket, `the server went away (${err.message})`);
-      });
-      socket.on('data', (chunk: Buffer) => {
+    const { host, port } = this.opts;
+    this.socket = await openSocket({ host, port, tls: this.opts.tls ?? null, timeoutMs: this.opts.connectTimeoutMs ?? 5_000 }, {
+      created: (socket) => (this.socket = socket),
+      data: (socket, chunk) => {
         if (this.socket === socket) this.onData(chunk);
-      });
-      socket.on('close', () => {
-        clearTimeout(timer);
-        if (up) this.onLost(socket, 'the server went away (it closed the connection without a BYE)');
-      });
+      },
+      lost: (socket, why) => this.onLost(socket, why),
     });
   }
 
@@ -360,6 +249,7 @@ export class CandidateClient {
         clientVersion: this.opts.clientVersion,
         video: video ? { codec: 'jpeg', width: video.width, height: video.height, fps: video.source.fps } : null,
         audio: audio ? { codec: 'pcm_s16le', sampleRate: audio.format.sampleRate, channels: audio.format.channels } : null,
+        accepts: ['receipt', 'alert'],
       });
     });
   }
@@ -393,6 +283,14 @@ export class CandidateClient {
       case 'ping':
         this.send({ type: 'pong', nonce: m.nonce });
         return;
+      case 'alert':
+        this.opts.print(alertLine(m));
+        this.account.alert(m);
+        return;
+      case 'receipt':
+        this.opts.print(receiptLine(m, this.opts.audio?.format.sampleRate ?? 0));
+        this.account.receipt(m);
+        return;
       case 'bye': {
         if (this.finalBye) {
           this.finalBye(m);
@@ -400,7 +298,8 @@ export class CandidateClient {
         }
         this.opts.print(`BYE ${m.reason}: ${m.text}`);
         const refused = this.welcome !== null;
-        if (!FINAL_BYES.has(m.reason) && this.welcomed && (this.opts.reconnectForMs ?? 60_000) > 0) {
+        const final = m.reason !== 'unknown' && FINAL_BYES.has(m.reason) && !RESUMABLE_BYES.has(m.reason);
+        if (!final && this.welcomed && (this.opts.reconnectForMs ?? 60_000) > 0) {
           // The server asked us to go for now (shutting down, idle, full): the close that follows reconnects.
           return;
         }
@@ -433,36 +332,10 @@ export class CandidateClient {
   }
 
   /** Waits until the socket's queue is short again, so a stalled server slows us instead of filling memory. */
-  private async writable(): Promise<void> {
+  private writable(): Promise<void> {
     const socket = this.socket;
-    const max = this.opts.maxQueuedBytes ?? 4 * 1024 * 1024;
-    while (socket && this.connected && socket.writableLength > max && !socket.destroyed) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          socket.off('drain', done);
-          socket.off('close', done);
-          this.streaming.signal.removeEventListener('abort', done);
-          resolve();
-        };
-        socket.once('drain', done);
-        socket.once('close', done);
-        this.streaming.signal.addEventListener('abort', done, { once: true });
-      });
-      if (this.streaming.signal.aborted) return;
-    }
-  }
-
-  /** Sleeps until `origin + ms`; resolves false if streaming was stopped meanwhile. */
-  private async until(origin: number, ms: number): Promise<boolean> {
-    const wait = origin + ms - performance.now();
-    if (wait > 1) {
-      try {
-        await sleep(wait, undefined, { signal: this.streaming.signal });
-      } catch {
-        return false;
-      }
-    }
-    return !this.streaming.signal.aborted;
+    if (!socket || !this.connected) return Promise.resolve();
+    return untilWritable(socket, this.opts.maxQueuedBytes ?? 4 * 1024 * 1024, this.streaming.signal);
   }
 
   /** Sends one captured message, if connected. */
@@ -473,22 +346,22 @@ export class CandidateClient {
     if (!c.sent) {
       c.sent = true;
       this.sentCount[c.kind]++;
-      if (c.kind === 'audio' && this.opts.audio) this.audioSamplesSent += c.data.length / 2 / this.opts.audio.format.channels;
+      this.audioSamplesSent += c.samples;
     }
   }
 
   /** Takes one captured item: numbers it, keeps it in the resend buffer, sends it now if the link is up. */
-  private capture(kind: Kind, captureMs: number, data: Buffer): void {
+  private capture(kind: Track, captureMs: number, data: Buffer): void {
     this.lastCaptureMs = Math.max(this.lastCaptureMs, captureMs);
-    const c: Captured = { kind, seq: this.seq[kind]++, timestampMs: Math.max(0, captureMs - this.tsOffsetMs), data, sent: false };
-    this.buffer.push(c);
-    this.bufferedBytes += data.length;
-    const keepFrom = captureMs - this.tsOffsetMs - (this.opts.bufferSeconds ?? 10) * 1000;
-    while (this.buffer.length > 0 && (this.buffer[0]!.timestampMs < keepFrom || this.bufferedBytes > 64 * 1024 * 1024)) {
-      const old = this.buffer.shift()!;
-      this.bufferedBytes -= old.data.length;
-      if (!old.sent) this.lost++;
-    }
+    const audio = this.opts.audio;
+    const samples = kind === 'audio' && audio ? data.length / 2 / audio.format.channels : 0;
+    const durationMs = kind === 'video' ? 1000 / (this.opts.video?.source.fps ?? 1) : audio ? (samples * 1000) / audio.format.sampleRate : 0;
+    const c: Captured = {
+      kind, seq: this.seq[kind]++, timestampMs: Math.max(0, captureMs - this.tsOffsetMs), captureMs, durationMs, samples, data, sent: false,
+      session: this.account.current,
+    };
+    this.account.captured(c);
+    for (const old of this.buffer.add(c)) this.account.lost(old);
     if (this.connected) this.transmit(c);
   }
 
@@ -496,53 +369,33 @@ export class CandidateClient {
     const origin = performance.now();
     const { video, audio } = this.opts;
     const frameMs = video ? 1000 / video.source.fps : 0;
-    const samplesOf = (pcm: Buffer): number => (audio ? pcm.length / 2 / audio.format.channels : 0);
+    const common = { origin, signal: this.streaming.signal, ready: () => this.writable(), loop: this.opts.loop };
     await Promise.all([
       video &&
-        this.pace(origin, () => video.source.frames(), (index) => index * frameMs, () => modeIncludesVideo(this.mode), (jpeg, ts) => {
-          // 12 bytes of seq and timestamp precede the JPEG in the payload.
-          if (this.limits && jpeg.length + 12 > this.limits.video) {
-            this.stop(new ClientStop(ClientExit.usage, `a ${jpeg.length}-byte JPEG exceeds the server's limit of ${this.limits.video - 12} bytes; lower --quality, --width or --height`));
-            return;
-          }
-          this.capture('video', ts, jpeg);
+        paceAtRealTime({
+          ...common,
+          pass: () => video.source.frames(),
+          timeOf: (index) => index * frameMs,
+          enabled: () => modeIncludesVideo(this.mode),
+          send: (jpeg, ts) => {
+            // 12 bytes of seq and timestamp precede the JPEG in the payload.
+            if (this.limits && jpeg.length + 12 > this.limits.video) {
+              this.stop(new ClientStop(ClientExit.usage, `a ${jpeg.length}-byte JPEG exceeds the server's limit of ${this.limits.video - 12} bytes; lower --quality, --width or --height`));
+              return;
+            }
+            this.capture('video', ts, jpeg);
+          },
         }),
       audio &&
-        this.pace(origin, () => audio.chunks(this.opts.audioChunkMs ?? 40), (_, before) => (before * 1000) / audio.format.sampleRate,
-          () => modeIncludesAudio(this.mode),
-          (pcm, ts) => this.capture('audio', ts, pcm),
-          samplesOf,
-        ),
+        paceAtRealTime({
+          ...common,
+          pass: () => audio.chunks(this.opts.audioChunkMs ?? 40),
+          timeOf: (_, before) => (before * 1000) / audio.format.sampleRate,
+          units: (pcm) => pcm.length / 2 / audio.format.channels,
+          enabled: () => modeIncludesAudio(this.mode),
+          send: (pcm, ts) => this.capture('audio', ts, pcm),
+        }),
     ]);
-  }
-
-  /**
-   * Sends one stream paced at real time: item i goes at `origin + timeOf(i)`. Time keeps running while the mode
-   * excludes the stream (items are read and skipped), as a live camera keeps running when not sent.
-   * `units` measures an item in the stream's own clock units (samples for audio), passed to `timeOf` as `before`.
-   */
-  private async pace(
-    origin: number,
-    pass: () => AsyncIterable<Buffer>,
-    timeOf: (index: number, before: number) => number,
-    enabled: () => boolean,
-    send: (item: Buffer, ts: number) => void,
-    units: (item: Buffer) => number = () => 1,
-  ): Promise<void> {
-    let index = 0;
-    let before = 0;
-    do {
-      for await (const item of pass()) {
-        const ts = timeOf(index, before);
-        index++;
-        before += units(item);
-        if (!(await this.until(origin, ts))) return;
-        if (!enabled()) continue;
-        await this.writable();
-        if (this.streaming.signal.aborted) return;
-        send(item, ts);
-      }
-    } while (this.opts.loop && !this.streaming.signal.aborted);
   }
 
   /** Sends BYE and waits for the server's, which comes once our recording is finalised. */

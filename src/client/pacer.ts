@@ -1,0 +1,51 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface PaceOptions {
+  /** performance.now() at which the stream's clock reads 0. */
+  origin: number;
+  signal: AbortSignal;
+  /** One pass over the source; called again for each loop. */
+  pass: () => AsyncIterable<Buffer>;
+  /** When item `index` is due, in ms from the origin; `before` is the sum of `units` of the items before it. */
+  timeOf: (index: number, before: number) => number;
+  /** Measures an item in the stream's own clock units (samples for audio). Default 1. */
+  units?: (item: Buffer) => number;
+  /** False while the mode excludes the stream: items are read and skipped, as a live camera keeps running. */
+  enabled: () => boolean;
+  /** Resolves when the connection may take more (a stalled server slows us instead of filling memory). */
+  ready: () => Promise<void>;
+  send: (item: Buffer, ts: number) => void;
+  loop: boolean;
+}
+
+/** Sleeps until `origin + ms`; resolves false if the signal fired meanwhile. */
+async function until(origin: number, ms: number, signal: AbortSignal): Promise<boolean> {
+  const wait = origin + ms - performance.now();
+  if (wait > 1) {
+    try {
+      await sleep(wait, undefined, { signal });
+    } catch {
+      return false;
+    }
+  }
+  return !signal.aborted;
+}
+
+/** Sends one stream paced at real time: item i goes at `origin + timeOf(i)`. */
+export async function paceAtRealTime(o: PaceOptions): Promise<void> {
+  const units = o.units ?? (() => 1);
+  let index = 0;
+  let before = 0;
+  do {
+    for await (const item of o.pass()) {
+      const ts = o.timeOf(index, before);
+      index++;
+      before += units(item);
+      if (!(await until(o.origin, ts, o.signal))) return;
+      if (!o.enabled()) continue;
+      await o.ready();
+      if (o.signal.aborted) return;
+      o.send(item, ts);
+    }
+  } while (o.loop && !o.signal.aborted);
+}

@@ -1,0 +1,63 @@
+export type Track = 'video' | 'audio';
+
+/** One captured frame or chunk, as numbered for the session it was captured in. */
+export interface Captured {
+  kind: Track;
+  seq: number;
+  /** On the session's timeline (what travels in the message). */
+  timestampMs: number;
+  /** Since this client's stream began: what a person reading the summary can place. */
+  captureMs: number;
+  durationMs: number;
+  /** Audio sample frames (one per channel set); 0 for video. */
+  samples: number;
+  data: Buffer;
+  sent: boolean;
+  /** Index of the session (in MediaAccount) the item was numbered for. */
+  session: number;
+}
+
+/**
+ * The last `keepMs` of captured media, oldest first, kept for resending after a reconnect. Items pushed out
+ * before they were ever sent are handed back to the caller as lost.
+ */
+export class ResendBuffer {
+  private items: Captured[] = [];
+  private bytes = 0;
+
+  constructor(
+    private readonly keepMs: number,
+    private readonly maxBytes = 64 * 1024 * 1024,
+  ) {}
+
+  /** Keeps `c`; returns the unsent items that fell out of the buffer to make room. */
+  add(c: Captured): Captured[] {
+    this.items.push(c);
+    this.bytes += c.data.length;
+    const keepFrom = c.captureMs - this.keepMs;
+    const lost: Captured[] = [];
+    while (this.items.length > 0 && (this.items[0]!.captureMs < keepFrom || this.bytes > this.maxBytes)) {
+      const old = this.items.shift()!;
+      this.bytes -= old.data.length;
+      if (!old.sent) lost.push(old);
+    }
+    return lost;
+  }
+
+  /** Items the server has not recorded according to its last sequence numbers, oldest first. */
+  after(last: Record<Track, number>): Captured[] {
+    return this.items.filter((c) => c.seq > last[c.kind]);
+  }
+
+  get unsent(): Captured[] {
+    return this.items.filter((c) => !c.sent);
+  }
+
+  /** Empties the buffer (a new session cannot take the old numbering); returns what was never sent. */
+  clear(): Captured[] {
+    const lost = this.unsent;
+    this.items = [];
+    this.bytes = 0;
+    return lost;
+  }
+}

@@ -1,0 +1,55 @@
+/** A source of JPEG frames at a fixed rate (a video file today, a camera later). */
+export interface VideoSource {
+  readonly fps: number;
+  frames(): AsyncIterable<Buffer>;
+}
+
+/** A source of s16le PCM in fixed-length chunks (a WAV file today, a microphone later). */
+export interface AudioSource {
+  readonly format: { sampleRate: number; channels: number };
+  chunks(chunkMs: number): AsyncIterable<Buffer>;
+}
+
+export interface ClientOptions {
+  host: string;
+  port: number;
+  candidateId: string;
+  token: string;
+  clientVersion: string;
+  video: { source: VideoSource; width: number; height: number } | null;
+  audio: AudioSource | null;
+  loop: boolean;
+  /** Connect with TLS; `ca` replaces the system's certificate store (for a self-signed server). */
+  tls?: { ca?: Buffer } | null;
+  /** Audio chunk length; 20-50 ms keeps latency low without flooding small messages. Default 40. */
+  audioChunkMs?: number;
+  connectTimeoutMs?: number;
+  /** How long to wait for WELCOME, and for the server's BYE after ours. Default 10000. */
+  replyTimeoutMs?: number;
+  /** Pause sending while this many bytes wait in the socket; nothing is dropped. Default 4 MiB. */
+  maxQueuedBytes?: number;
+  /** One line per event a candidate should see. */
+  print: (line: string) => void;
+  signal?: AbortSignal;
+  /** Keep trying to reconnect for this long after losing the server; 0 gives up at once. Default 60000. */
+  reconnectForMs?: number;
+  /** Media kept for resending after a reconnect, in seconds of capture time. Default 10. */
+  bufferSeconds?: number;
+}
+
+export interface ClientResult {
+  exitCode: number;
+  /** One line saying why the client stopped. */
+  reason: string;
+  videoFramesSent: number;
+  audioChunksSent: number;
+  audioSecondsSent: number;
+  warnings: number;
+  elapsedS: number;
+  /** Connections made after the first. */
+  reconnects: number;
+  /** Captured messages that never reached the server (outside the buffer, or dropped for a new session). */
+  lost: number;
+  /** What was lost or left unconfirmed, and where in capture time; empty when the recording holds everything. */
+  mediaLines: string[];
+}
