@@ -63,7 +63,8 @@ test('a full disk is loud: error log, recording_failed event and status, honest 
 
   const done = await client.done;
   // The final BYE states what the file holds, and that it failed; never "recorded 300 video frames".
-  const m = /recording FAILED \(.*the disk is full.*\): only (\d+) video frames and ([\d.]+) s of audio were recorded; (\d+) video frames and ([\d.]+) s of audio were lost/.exec(done.stdout);
+  const told = done.stdout + done.stderr;
+  const m = /recording FAILED \(.*the disk is full.*\): only (\d+) video frames and ([\d.]+) s of audio were recorded; (\d+) video frames and ([\d.]+) s of audio were lost/.exec(told);
   assert.ok(m, `the client was told: ${done.stdout}\n${done.stderr}`);
   const [framesClaimed, audioClaimed, framesLost] = [Number(m[1]), Number(m[2]), Number(m[3])];
   assert.ok(framesClaimed > 0 && framesClaimed < 300, `${framesClaimed} frames claimed`);
@@ -86,7 +87,7 @@ test('a full disk is loud: error log, recording_failed event and status, honest 
 
   // session.json, if the disk let it be written, says the same; it never says the session ended cleanly.
   const rec = readJson<SessionRecord>(path.join(sdir, 'session.json'));
-  t.diagnostic(`client: ${done.stdout.trim().split('\n').pop()}; session.json ended: ${rec.ended}`);
+  t.diagnostic(`client exit ${done.code}: ${done.stderr.trim()}; session.json ended: ${rec.ended}`);
   if (rec.ended === 'in_progress') {
     assert.ok(server.logs.some((l) => l.level === 50 && l['file'] === 'session.json'), 'session.json could not be written, and the log says so');
   } else {
@@ -99,7 +100,10 @@ test('a full disk is loud: error log, recording_failed event and status, honest 
   }
   assert.equal(existsSync(path.join(sdir, `session.json.${server.proc.pid}.tmp`)), false, 'no half-written temporary left behind');
   assert.deepEqual(openFilesUnder(disk, server.proc.pid!), [], 'the server holds no session file open');
-  // TODO(trust-wire): once client exit codes for a failed recording are merged: assert.notEqual(done.code, 0).
+  // The candidate was alerted while streaming, and the client does not claim success.
+  assert.match(done.stdout, /^ALERT recording_failed: the server cannot record your exam \(cannot write recording\.mkv at byte \d+: the disk is full/m);
+  assert.match(done.stdout, new RegExp(`^RECEIPT session \\S+: ${framesClaimed} video frames, \\d+ audio chunks \\(${audioClaimed.toFixed(2)} s\\) recorded, recording damaged$`, 'm'));
+  assert.equal(done.code, 6, `exit 6: the server could not record (${done.stderr})`);
 });
 
 test('a HELLO on a full disk is refused with BYE recording_failed, and nothing of the session stays open', { timeout: 30_000 }, async (t) => {
