@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
@@ -164,4 +164,35 @@ test('the task queue runs at most its limit at once, in arrival order, and every
   assert.equal(results[7], 'task 7 fails');
   assert.equal(results[19], 19);
   assert.equal(q.active, 0);
+});
+
+test('a subtitle mux that finds no room is reported, leaves the recording as it was, and marks the session failed', { timeout: 60_000 }, async (t) => {
+  const disk = smallDisk(t, 1024 * 1024);
+  if (!disk) return;
+  const session = await Session.open(sessionInit(disk, 'mux'));
+  const heard: RecordingWriteError[] = [];
+  session.onWriteFailure((e) => heard.push(e));
+  const jpeg = await frames();
+  // About 600 KB of recording: the mux's second copy cannot fit beside it.
+  let n = 0;
+  for (let bytes = 0; bytes < 600 * 1024; n++) {
+    const f = jpeg[n % jpeg.length]!;
+    session.recordVideo(n * 66.67, f);
+    bytes += f.length;
+  }
+  session.openGap();
+  session.closeGap();
+  await session.recorderDrained();
+  const rec = await session.finish('client_bye');
+  assert.equal(rec.ended, 'client_bye', 'nothing failed yet');
+  assert.equal(await session.addSubtitles(), false);
+  assert.deepEqual(heard.map((e) => e.file), ['recording.mkv']);
+  assert.match(heard[0]!.lost, /subtitle track/);
+  const onDisk = readJson<SessionRecord>(path.join(session.dir, 'session.json'));
+  assert.equal(onDisk.ended, 'recording_failed');
+  assert.ok(onDisk.subtitle_error);
+  const facts = await recordingFacts(path.join(session.dir, 'recording.mkv'));
+  assert.equal(facts.video?.packets, n, 'the recording is untouched');
+  assert.equal(facts.decodeErrors, '');
+  assert.deepEqual(readdirSync(session.dir).filter((f) => f.includes('tmp')), [], 'no half-written copy left');
 });
