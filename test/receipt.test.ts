@@ -2,28 +2,9 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import pino from 'pino';
-import { encode, type ServerEvent } from '../src/protocol';
-import { VigilServer, type ServerOptions } from '../src/server';
-import type { CandidateConnection } from '../src/server/connection';
+import { encode } from '../src/protocol';
 import { recordingFacts, tempDir } from './helpers';
-import { TINY_JPEG, WirePeer, pcmChunk } from './wire-peer';
-
-async function inProcessServer(t: { after(fn: () => Promise<void>): void }, dir: string, extra: Partial<ServerOptions> = {}): Promise<{ server: VigilServer; port: number; events: ServerEvent[] }> {
-  const server = new VigilServer({ host: '127.0.0.1', port: 0, recordDir: dir, adminSocket: null, auth: 'none', logger: pino({ level: 'silent' }), version: 'test', ...extra });
-  const events: ServerEvent[] = [];
-  server.events.subscribe((e) => events.push(e));
-  const { port } = await server.listen();
-  t.after(() => server.close());
-  return { server, port, events };
-}
-
-/** The live connection of a candidate, for calling what other parts of the server will call (alert()). */
-function connectionOf(server: VigilServer, id: string): CandidateConnection {
-  const conn = (server['byId'] as Map<string, CandidateConnection>).get(id);
-  assert.ok(conn, `no connection for ${id}`);
-  return conn;
-}
+import { TINY_JPEG, WirePeer, connectionOf, inProcessServer, pcmChunk } from './wire-peer';
 
 test('RECEIPT and ALERT reach a client that accepts them and never an older client', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { isLoopback } from '../src/server';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
-import type { ServerEvent } from '../src/protocol';
+import { encode, type ServerEvent } from '../src/protocol';
 import { VigilServer } from '../src/server';
 import { clientArgs, recordingFacts, runVigil, sessionDirOf, sleep, startServer, tempDir, video } from './helpers';
 import { selfSigned } from './tls-cert';
@@ -49,14 +49,15 @@ test('only loopback addresses count as local', () => {
   for (const h of ['0.0.0.0', '::', '192.168.1.10', 'exam.example.org']) assert.equal(isLoopback(h), false, h);
 });
 
-test('TLS: a client that reads every reply is never a slow consumer, however long the session', { timeout: 30_000 }, async (t) => {
+test('TLS: a client that reads every reply is never a slow consumer; one that stops reading is', { timeout: 60_000 }, async (t) => {
   const dir = tempDir(t);
   const { cert, key } = await selfSigned(dir);
-  // A short drain timeout, so that several of them pass while small replies keep flowing.
+  // A short drain timeout, so that several of them pass while small replies keep flowing; a high message rate,
+  // so that the PING flood below outruns the kernel's buffers before the rate limit would stop it.
   const drainTimeoutMs = 300;
   const server = new VigilServer({
     host: '127.0.0.1', port: 0, recordDir: dir, adminSocket: null, auth: 'none', logger: pino({ level: 'silent' }), version: 'test',
-    tls: { cert: readFileSync(cert), key: readFileSync(key) }, drainTimeoutMs,
+    tls: { cert: readFileSync(cert), key: readFileSync(key) }, drainTimeoutMs, maxMessagesPerSecond: 1_000_000,
   });
   const drops: ServerEvent[] = [];
   server.events.subscribe((e) => {
@@ -74,8 +75,17 @@ test('TLS: a client that reads every reply is never a slow consumer, however lon
     await sleep(50);
   }
   await sleep(drainTimeoutMs * 2);
-  assert.deepEqual(drops, [], 'no connection was dropped');
+  assert.equal(drops.length, 0, `no connection was dropped: ${JSON.stringify(drops)}`);
   assert.equal(peer.received.filter((m) => m.type === 'pong').length, pings);
   assert.ok(!peer.received.some((m) => m.type === 'bye'), 'no BYE');
+
+  // The same peer stops reading and keeps asking: over TLS too, that is a slow consumer.
+  peer.socket.pause();
+  const flood = Buffer.concat(Array.from({ length: 1000 }, (_, i) => encode({ type: 'ping', nonce: i })));
+  for (const t0 = performance.now(); drops.length === 0 && !peer.socket.destroyed; await sleep(5)) {
+    if (peer.socket.writableLength < 1 << 20) peer.socket.write(flood);
+    assert.ok(performance.now() - t0 < 30_000, 'a TLS peer that stopped reading was never dropped');
+  }
+  assert.equal(drops[0]?.kind === 'connection_dropped' ? drops[0].reason : null, 'slow_consumer');
   peer.destroy();
 });

@@ -1,6 +1,28 @@
+import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Decoder, encode, type HelloMessage, type Message, type OptionalKind } from '../src/protocol';
+import pino from 'pino';
+import { Decoder, encode, type HelloMessage, type Message, type OptionalKind, type ServerEvent } from '../src/protocol';
+import { VigilServer, type ServerOptions } from '../src/server';
+import type { CandidateConnection } from '../src/server/connection';
+
+/** The real server in this process (no detector, no admin socket), with every event it publishes collected. */
+export async function inProcessServer(t: { after(fn: () => Promise<void>): void }, dir: string, extra: Partial<ServerOptions> = {}): Promise<{ server: VigilServer; port: number; events: ServerEvent[] }> {
+  const server = new VigilServer({ host: '127.0.0.1', port: 0, recordDir: dir, adminSocket: null, auth: 'none', logger: pino({ level: 'silent' }), version: 'test', ...extra });
+  const events: ServerEvent[] = [];
+  server.events.subscribe((e) => events.push(e));
+  const { port } = await server.listen();
+  t.after(() => server.close());
+  return { server, port, events };
+}
+
+/** The live connection of a candidate, for calling what other parts of the server will call (alert()). */
+export function connectionOf(server: VigilServer, id: string): CandidateConnection {
+  const conn = (server['byId'] as Map<string, CandidateConnection>).get(id);
+  assert.ok(conn, `no connection for ${id}`);
+  return conn;
+}
+
 
 /**
  * A candidate written straight on the wire format, for tests that need to do what the real client never does

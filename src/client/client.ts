@@ -2,43 +2,25 @@ import type net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Decoder,
-  PROTOCOL_VERSION,
-  RESUMABLE_BYES,
   encodeParts,
   modeIncludesAudio,
   modeIncludesVideo,
   type ByeMessage,
-  type ByeReasonName,
   type Message,
   type ModeName,
   type VerdictName,
   type WelcomeMessage,
 } from '../protocol';
-import { ClientExit, ClientStop, judgeMedia } from './exit';
+import { ClientExit, ClientStop, isFinalBye, judgeMedia } from './exit';
 import { MODE_LINES, VERDICT_LINES, alertLine, receiptLine } from './lines';
 import { MediaAccount } from './media-account';
 import { paceAtRealTime } from './pacer';
 import { ResendBuffer, type Captured, type Track } from './resend-buffer';
 import { openSocket, untilWritable } from './transport';
-import type { ClientOptions, ClientResult } from './types';
+import { helloFor, type ClientOptions, type ClientResult } from './types';
 
 export { ClientExit } from './exit';
 export type { AudioSource, ClientOptions, ClientResult, VideoSource } from './types';
-
-/**
- * BYE reasons after which trying again cannot help, or must not: the server or the proctor decided. The server's
- * judgement of the link (RESUMABLE_BYES: idle, not reading) is never final: the session waits for us.
- */
-const FINAL_BYES: ReadonlySet<ByeReasonName> = new Set<ByeReasonName>([
-  'kicked',
-  'auth_failed',
-  'invalid_hello',
-  'unsupported_version',
-  'superseded',
-  'protocol_error',
-  'message_too_large',
-  'id_in_use',
-]);
 
 /**
  * The headless candidate: HELLO, then video and audio paced at real time on independent clocks sharing one
@@ -227,7 +209,6 @@ export class CandidateClient {
   }
 
   private handshake(): Promise<WelcomeMessage> {
-    const { video, audio } = this.opts;
     const timeoutMs = this.opts.replyTimeoutMs ?? 10_000;
     return new Promise<WelcomeMessage>((resolve, reject) => {
       const timer = setTimeout(() => reject(new ClientStop(ClientExit.connection, `no WELCOME from the server within ${timeoutMs} ms`)), timeoutMs);
@@ -241,16 +222,7 @@ export class CandidateClient {
           reject(e);
         },
       };
-      this.send({
-        type: 'hello',
-        version: PROTOCOL_VERSION,
-        candidateId: this.opts.candidateId,
-        token: this.opts.token,
-        clientVersion: this.opts.clientVersion,
-        video: video ? { codec: 'jpeg', width: video.width, height: video.height, fps: video.source.fps } : null,
-        audio: audio ? { codec: 'pcm_s16le', sampleRate: audio.format.sampleRate, channels: audio.format.channels } : null,
-        accepts: ['receipt', 'alert'],
-      });
+      this.send(helloFor(this.opts));
     });
   }
 
@@ -298,8 +270,7 @@ export class CandidateClient {
         }
         this.opts.print(`BYE ${m.reason}: ${m.text}`);
         const refused = this.welcome !== null;
-        const final = m.reason !== 'unknown' && FINAL_BYES.has(m.reason) && !RESUMABLE_BYES.has(m.reason);
-        if (!final && this.welcomed && (this.opts.reconnectForMs ?? 60_000) > 0) {
+        if (!isFinalBye(m.reason) && this.welcomed && (this.opts.reconnectForMs ?? 60_000) > 0) {
           // The server asked us to go for now (shutting down, idle, full): the close that follows reconnects.
           return;
         }

@@ -117,7 +117,7 @@ export class MediaAccount {
       if (captured === 0 && !a.receipt) continue;
       if (!a.receipt) {
         complete = false;
-        const lost = TRACKS.map((k) => this.lostText(k, a, a.lost[k].reduce((n, r) => n + r.count, 0), a.lost[k].reduce((n, r) => n + r.samples, 0), this.lostWhere(a, k, null), audioRate)).filter(Boolean);
+        const lost = TRACKS.map((k) => this.lostText(k, a.lost[k].reduce((n, r) => n + r.count, 0), a.lost[k].reduce((n, r) => n + r.samples, 0), this.lostWhere(a, k, null), audioRate)).filter(Boolean);
         lines.push(
           `UNCONFIRMED session ${a.id} (capture ${s(a.fromMs)}-${s(a.toMs)} s): the server never confirmed its recording` +
             (lost.length ? `; never sent: ${lost.join(', ')}` : ''),
@@ -132,7 +132,7 @@ export class MediaAccount {
       const missing: string[] = [];
       for (const k of TRACKS) {
         const { count, samples } = this.missing(a.tracks[k], r[k]);
-        if (count > 0 || samples > 0) missing.push(this.lostText(k, a, count, samples, this.lostWhere(a, k, r[k]), audioRate));
+        if (count > 0 || samples > 0) missing.push(this.lostText(k, count, samples, this.lostWhere(a, k, r[k]), audioRate));
       }
       if (missing.length > 0) {
         complete = false;
@@ -177,7 +177,7 @@ export class MediaAccount {
     return where.map(([from, to]) => `${s(from)}-${s(to)} s`);
   }
 
-  private lostText(k: Track, _a: SessionAccount, count: number, samples: number, where: string[], audioRate: number): string {
+  private lostText(k: Track, count: number, samples: number, where: string[], audioRate: number): string {
     if (count === 0 && samples === 0) return '';
     const at = where.length ? ` at capture ${where.slice(0, 5).join(', ')}${where.length > 5 ? ` and ${where.length - 5} more` : ''}` : '';
     if (k === 'video') return `video ${count} frame(s)${at}`;

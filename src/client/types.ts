@@ -1,3 +1,5 @@
+import { PROTOCOL_VERSION, type HelloMessage } from '../protocol';
+
 /** A source of JPEG frames at a fixed rate (a video file today, a camera later). */
 export interface VideoSource {
   readonly fps: number;
@@ -52,4 +54,19 @@ export interface ClientResult {
   lost: number;
   /** What was lost or left unconfirmed, and where in capture time; empty when the recording holds everything. */
   mediaLines: string[];
+}
+
+/** The HELLO this client sends: what it will stream, and that it understands RECEIPT and ALERT. */
+export function helloFor(opts: ClientOptions): HelloMessage {
+  const { video, audio } = opts;
+  return {
+    type: 'hello',
+    version: PROTOCOL_VERSION,
+    candidateId: opts.candidateId,
+    token: opts.token,
+    clientVersion: opts.clientVersion,
+    video: video ? { codec: 'jpeg', width: video.width, height: video.height, fps: video.source.fps } : null,
+    audio: audio ? { codec: 'pcm_s16le', sampleRate: audio.format.sampleRate, channels: audio.format.channels } : null,
+    accepts: ['receipt', 'alert'],
+  };
 }
