@@ -1,4 +1,6 @@
 import { appendFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { IncidentEvent } from '../detect/incidents';
+import { vttCue } from '../media/webvtt';
 import { RecordingWriteError } from '../media/write-error';
 
 export const RECORDING_FILE = 'recording.mkv';
@@ -131,4 +133,26 @@ export async function createFile(file: string, text: string): Promise<void> {
   } catch (err) {
     throw new RecordingWriteError(file, err, 0, 'the whole session (it could not start)');
   }
+}
+
+const INCIDENT_TEXT: Record<string, string> = {
+  no_face: 'NO FACE - the candidate is not visible',
+  misaligned: 'MISALIGNED - face at the edge, too far or too close',
+  multiple_faces: 'MULTIPLE FACES - someone else is in the picture',
+  speech: 'SPEECH',
+  disconnected: 'DISCONNECTED',
+};
+
+/** incidents.jsonl gets a line when an incident opens and when it closes; incidents.vtt a cue when it closes. */
+export function timelineText(events: IncidentEvent[]): { lines: string; cues: string } {
+  let lines = '';
+  let cues = '';
+  for (const e of events) {
+    lines += JSON.stringify({ event: e.type, ...e.incident, at: new Date().toISOString() }) + '\n';
+    if (e.type === 'close') {
+      const i = e.incident;
+      cues += vttCue(i.id, i.start_s, i.end_s ?? i.start_s, INCIDENT_TEXT[i.kind] ?? i.kind.toUpperCase());
+    }
+  }
+  return { lines, cues };
 }

@@ -4,7 +4,7 @@ import { IncidentIds, IncidentTracker, type IncidentEvent } from '../detect/inci
 import { VoiceActivityDetector } from '../detect/vad';
 import { MkvWriter } from '../media/mkv-writer';
 import { muxSubtitles } from '../media/subtitles';
-import { VTT_HEADER, vttCue } from '../media/webvtt';
+import { VTT_HEADER } from '../media/webvtt';
 import { RecordingWriteError } from '../media/write-error';
 import type { AudioParams, CandidateStatus, ModeName, VerdictName, VideoParams, WriteFailure } from '../protocol';
 import type { FrameAnalysis } from './frame-slot';
@@ -20,6 +20,7 @@ import {
   appendTo,
   createFile,
   replaceFile,
+  timelineText,
   type SessionRecord,
 } from './session-files';
 
@@ -41,14 +42,6 @@ export interface SessionInit {
   /** How long speech (or the quiet after it) must hold before it opens or closes a `speech` incident. */
   speechAfterS: number;
 }
-
-const INCIDENT_TEXT: Record<string, string> = {
-  no_face: 'NO FACE - the candidate is not visible',
-  misaligned: 'MISALIGNED - face at the edge, too far or too close',
-  multiple_faces: 'MULTIPLE FACES - someone else is in the picture',
-  speech: 'SPEECH',
-  disconnected: 'DISCONNECTED',
-};
 
 /**
  * One candidate's session on disk: the Matroska recording, session.json and incidents.jsonl, plus the live
@@ -277,16 +270,8 @@ export class Session {
   /** incidents.jsonl gets a line when an incident opens and when it closes; incidents.vtt a cue when it closes. */
   private recordIncidents(events: IncidentEvent[]): void {
     if (events.length === 0) return;
-    let lines = '';
-    let cues = '';
-    for (const e of events) {
-      if (e.type === 'open') this.incidentCount++;
-      lines += JSON.stringify({ event: e.type, ...e.incident, at: new Date().toISOString() }) + '\n';
-      if (e.type === 'close') {
-        const i = e.incident;
-        cues += vttCue(i.id, i.start_s, i.end_s ?? i.start_s, INCIDENT_TEXT[i.kind] ?? i.kind.toUpperCase());
-      }
-    }
+    const { lines, cues } = timelineText(events);
+    this.incidentCount += events.filter((e) => e.type === 'open').length;
     const n = events.length;
     const write = async (): Promise<void> => {
       await appendTo(path.join(this.dir, INCIDENTS_FILE), lines, `${n} incident line(s)`).catch((err: RecordingWriteError) => this.failures.add(err));
