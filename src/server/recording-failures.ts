@@ -32,8 +32,11 @@ export class RecordingFailures {
     session.onWriteFailure((err) => this.report(session, err));
   }
 
-  /** A candidate resuming a session whose recording failed hears it again. */
-  resumed(conn: CandidateConnection, session: Session): void {
+  /**
+   * A candidate (re)joining a session whose recording already failed hears it now: on a resume, or when the
+   * failure came between opening the session and the WELCOME, before there was a connection to tell.
+   */
+  welcomed(conn: CandidateConnection, session: Session): void {
     const f = session.writeFailure;
     if (f) tellCandidate(conn, f.message);
   }

@@ -283,7 +283,7 @@ export class VigilServer implements ConnectionHost {
       resumed ? 'candidate resumed' : 'candidate joined',
     );
     this.publish({ kind: 'candidate_joined', at: nowIso(), id: session.id, session_id: session.init.sessionId, address: conn.remoteAddress, mode: session.mode });
-    if (resumed) this.failures.resumed(conn, session);
+    this.failures.welcomed(conn, session);
   }
 
   dropped(conn: CandidateConnection, reason: ByeReasonName, error: ProtocolError | null, message: string): void {
