@@ -45,7 +45,7 @@ export function statusTable(candidates: CandidateStatus[]): string {
     c.video_fps.toFixed(1),
     c.audio_kbps.toFixed(1),
     bytes(c.bytes_in),
-    String(c.frames_recorded),
+    c.write_error ? `${c.frames_recorded} FAILED` : String(c.frames_recorded),
     c.face,
     c.incident ?? '-',
   ]);

@@ -18,7 +18,12 @@ function render(status: ServerStatus, json: boolean): string {
   const detection = status.detection?.state === 'down' ? `\ndetection unavailable since ${status.detection.since}: ${status.detection.reason} (faces unknown; recording continues)` : '';
   const body = status.candidates.length ? statusTable(status.candidates) : 'no candidates connected';
   const total = status.candidates.reduce((n, c) => n + c.bytes_in, 0);
-  return `${head}${detection}\n${body}\n${status.candidates.length ? `total in: ${bytes(total)}` : ''}${drops ? `\ndropped connections: ${drops}` : ''}`.trimEnd();
+  const failed = status.candidates
+    .filter((c) => c.write_error)
+    .map((c) => `\nRECORDING FAILED for ${c.id}: ${c.write_error!.message}`)
+    .join('');
+  const failures = status.recording_failures ? `\nrecording failures since start: ${status.recording_failures}` : '';
+  return `${head}${detection}\n${body}\n${status.candidates.length ? `total in: ${bytes(total)}` : ''}${failed}${failures}${drops ? `\ndropped connections: ${drops}` : ''}`.trimEnd();
 }
 
 /** `vigil status`: one snapshot, or a refreshing view with --watch. Resolves with the exit code. */

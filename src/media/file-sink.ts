@@ -1,9 +1,11 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { RecordingWriteError } from './write-error';
 
 interface WriteOp {
   position: number;
   buffers: Buffer[];
   bytes: number;
+  append: boolean;
 }
 
 /**
@@ -12,31 +14,51 @@ interface WriteOp {
  * Appends that pile up while a write is in flight go out together in one writev, so a busy recorder costs one
  * syscall per batch, not per frame. What has been handed to the kernel survives a SIGKILL of this process;
  * only `pendingBytes` (normally a few frames) can be lost.
+ *
+ * The first failed write (a full disk, EIO, a file-size limit) stops the sink for good: it is reported once
+ * through `onFailure`, and everything appended afterwards is dropped and counted in `lostBytes`, never
+ * buffered. Writing on after a hole would leave a file that claims data it does not have.
  */
 export class FileSink {
   private queue: WriteOp[] = [];
   private writing: Promise<void> | null = null;
   private end = 0;
   private pending = 0;
-  private error: Error | null = null;
+  /** Appended bytes [0, durable) are in the kernel: every write covering them returned successfully. */
+  private durable = 0;
+  private error: RecordingWriteError | null = null;
   private closed = false;
 
-  private constructor(private readonly fh: FileHandle) {}
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly path: string,
+    private readonly onFailure: (err: RecordingWriteError) => void,
+  ) {}
 
-  static async create(path: string): Promise<FileSink> {
-    return new FileSink(await open(path, 'wx', 0o640));
+  static async create(path: string, onFailure: (err: RecordingWriteError) => void = () => undefined): Promise<FileSink> {
+    return new FileSink(await open(path, 'wx', 0o640), path, onFailure);
   }
 
-  /** File offset where the next append lands. */
+  /** File offset where the next append lands (it keeps advancing after a failure, so offsets stay consistent). */
   get offset(): number {
     return this.end;
+  }
+
+  /** Appended bytes that reached the kernel: the file holds [0, writtenBytes) as appended. */
+  get writtenBytes(): number {
+    return this.durable;
+  }
+
+  /** Appended bytes that never reached the file because a write failed. */
+  get lostBytes(): number {
+    return this.error ? this.end - this.durable : 0;
   }
 
   get pendingBytes(): number {
     return this.pending;
   }
 
-  get failed(): Error | null {
+  get failed(): RecordingWriteError | null {
     return this.error;
   }
 
@@ -57,36 +79,46 @@ export class FileSink {
     if (this.closed) throw new Error('write after close');
     if (this.error) return;
     const last = this.queue[this.queue.length - 1];
-    if (append && last && last.position + last.bytes === position) {
+    if (append && last && last.append && last.position + last.bytes === position) {
       last.buffers.push(buf);
       last.bytes += buf.length;
     } else {
-      this.queue.push({ position, buffers: [buf], bytes: buf.length });
+      this.queue.push({ position, buffers: [buf], bytes: buf.length, append });
     }
     this.pending += buf.length;
     this.writing ??= this.drain();
   }
 
   private async drain(): Promise<void> {
+    let op: WriteOp | undefined;
+    let written = 0;
     try {
       while (this.queue.length > 0 && !this.error) {
-        const op = this.queue.shift()!;
-        let written = 0;
+        op = this.queue.shift()!;
+        written = 0;
         let buffers = op.buffers;
         while (written < op.bytes) {
           const { bytesWritten } = await this.fh.writev(buffers, op.position + written);
           written += bytesWritten;
+          if (op.append) this.durable = op.position + written;
           if (written < op.bytes) buffers = [Buffer.concat(buffers).subarray(bytesWritten)];
         }
         this.pending -= op.bytes;
       }
     } catch (err) {
-      this.error = err as Error;
-      this.queue = [];
-      this.pending = 0;
+      const at = op ? op.position + written : this.end;
+      this.fail(err, at, `everything from byte ${at} on (${this.end - this.durable} bytes so far, and all that follows)`);
     } finally {
       this.writing = null;
     }
+  }
+
+  private fail(cause: unknown, offset: number | null, lost: string): void {
+    if (this.error) return;
+    this.error = new RecordingWriteError(this.path, cause, offset, lost);
+    this.queue = [];
+    this.pending = 0;
+    this.onFailure(this.error);
   }
 
   /** Resolves when everything queued so far is in the kernel; rejects if any write failed. */
@@ -95,12 +127,27 @@ export class FileSink {
     if (this.error) throw this.error;
   }
 
-  /** Flushes, syncs to disk and closes. Idempotent. */
+  /** After a failure: cuts the file back to `size` (the end of the last complete unit), dropping a torn tail. */
+  async truncate(size: number): Promise<void> {
+    while (this.writing) await this.writing;
+    await this.fh.truncate(Math.min(size, this.durable));
+  }
+
+  /**
+   * Flushes, syncs to disk and closes. Idempotent. A failed flush or sync is reported through `onFailure`
+   * (once, like any write failure), not thrown: the handle is closed either way.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     try {
-      await this.flush();
-      await this.fh.sync();
+      while (this.writing) await this.writing;
+      if (!this.error) {
+        try {
+          await this.fh.sync();
+        } catch (err) {
+          this.fail(err, null, `the last writes may not be on disk (fsync failed)`);
+        }
+      }
     } finally {
       this.closed = true;
       await this.fh.close();

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import * as E from './ebml';
 import { FileSink } from './file-sink';
+import type { RecordingWriteError } from './write-error';
 
 /*
  * A Matroska muxer written by hand, on purpose. The recording must keep each JPEG exactly as it arrived and time
@@ -89,8 +90,21 @@ export interface MkvWriterOptions {
 
 export interface MkvStats {
   videoFrames: number;
+  /** Audio blocks (one per chunk the writer was given). */
+  audioChunks: number;
+  audioSamples: number;
+  /** Media payload bytes (JPEG and PCM), without the container's framing. */
+  bytes: number;
+}
+
+/** One block handed to the sink, counted as written once the sink's written bytes pass its end. */
+interface PendingBlock {
+  end: number;
+  videoFrames: number;
+  audioChunks: number;
   audioSamples: number;
   bytes: number;
+  endMs: number;
 }
 
 function trackEntry(number: number, type: 1 | 2, name: string, codec: string, settings: Buffer): Buffer {
@@ -120,7 +134,20 @@ export class MkvWriter {
   private cues: Array<{ ts: number; pos: number }> = [];
   private endMs = 0;
   private finalized = false;
-  private readonly stats: MkvStats = { videoFrames: 0, audioSamples: 0, bytes: 0 };
+  /*
+   * "Written" means handed to a write() that returned successfully: the bytes are in the kernel, so they
+   * survive this process dying, and a reader of the file sees them. (Not fsync'd: a power cut can still take
+   * the last seconds; finalize() syncs.) `written` counts only whole blocks inside that range; `accepted`
+   * counts every block given to the writer, so accepted - written is what is in flight or, after a failure,
+   * lost.
+   */
+  private readonly written: MkvStats = { videoFrames: 0, audioChunks: 0, audioSamples: 0, bytes: 0 };
+  private readonly accepted: MkvStats = { videoFrames: 0, audioChunks: 0, audioSamples: 0, bytes: 0 };
+  private writtenEndMs = 0;
+  /** End of the last whole block in the file: where a file torn by a failed write is cut back to. */
+  private writtenBlockEnd = 0;
+  private pending: PendingBlock[] = [];
+  private pendingHead = 0;
 
   private constructor(
     private readonly sink: FileSink,
@@ -130,18 +157,34 @@ export class MkvWriter {
     this.audioTrack = opts.audio ? (opts.video ? 2 : 1) : 0;
   }
 
-  static async create(path: string, opts: MkvWriterOptions): Promise<MkvWriter> {
+  /**
+   * Opens the file and queues the header. A write failure, now or later, is reported once through `onFailure`;
+   * from then on blocks are counted as lost, not written. Call `flushed()` to learn that the header is on disk.
+   */
+  static async create(path: string, opts: MkvWriterOptions, onFailure?: (err: RecordingWriteError) => void): Promise<MkvWriter> {
     if (!opts.video && !opts.audio) throw new Error('a recording needs a video or an audio track');
-    const w = new MkvWriter(await FileSink.create(path), opts);
+    const w = new MkvWriter(await FileSink.create(path, onFailure), opts);
     w.writeHeader();
+    w.writtenBlockEnd = w.sink.offset;
     return w;
+  }
+
+  /** Resolves once everything queued is in the kernel; rejects with the write failure if there was one. */
+  flushed(): Promise<void> {
+    return this.sink.flush();
+  }
+
+  /** Closes the file without finalising it (for a recording abandoned before its first block). */
+  async abandon(): Promise<void> {
+    this.finalized = true;
+    await this.sink.close();
   }
 
   get pendingBytes(): number {
     return this.sink.pendingBytes;
   }
 
-  get failed(): Error | null {
+  get failed(): RecordingWriteError | null {
     return this.sink.failed;
   }
 
@@ -152,11 +195,52 @@ export class MkvWriter {
 
   /** End of the last block written, in seconds of the recording's timeline. */
   get endS(): number {
+    this.settle();
+    return this.writtenEndMs / 1000;
+  }
+
+  /** End of the last block given to the writer (written or not), in seconds of the recording's timeline. */
+  get acceptedEndS(): number {
     return this.endMs / 1000;
   }
 
+  /** What is in the file: whole blocks whose bytes the kernel accepted. */
   get counts(): Readonly<MkvStats> {
-    return this.stats;
+    this.settle();
+    return this.written;
+  }
+
+  /** What was given to the writer but is not (yet, or after a failure: ever) in the file. */
+  get notWritten(): Readonly<MkvStats> {
+    this.settle();
+    return {
+      videoFrames: this.accepted.videoFrames - this.written.videoFrames,
+      audioChunks: this.accepted.audioChunks - this.written.audioChunks,
+      audioSamples: this.accepted.audioSamples - this.written.audioSamples,
+      bytes: this.accepted.bytes - this.written.bytes,
+    };
+  }
+
+  /** Moves blocks the sink has written from pending to written. */
+  private settle(): void {
+    const through = this.sink.writtenBytes;
+    while (this.pendingHead < this.pending.length && this.pending[this.pendingHead]!.end <= through) {
+      const b = this.pending[this.pendingHead++]!;
+      this.written.videoFrames += b.videoFrames;
+      this.written.audioChunks += b.audioChunks;
+      this.written.audioSamples += b.audioSamples;
+      this.written.bytes += b.bytes;
+      this.writtenEndMs = Math.max(this.writtenEndMs, b.endMs);
+      this.writtenBlockEnd = b.end;
+    }
+    if (this.sink.failed && this.pendingHead < this.pending.length) {
+      // Nothing more will reach the file: drop the bookkeeping (accepted keeps what was lost).
+      this.pending = [];
+      this.pendingHead = 0;
+    } else if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.pendingHead);
+      this.pendingHead = 0;
+    }
   }
 
   private writeHeader(): void {
@@ -230,8 +314,16 @@ export class MkvWriter {
     this.clusterPos = -1;
   }
 
-  private block(track: number, tsMs: number, data: Buffer): void {
+  private block(track: number, tsMs: number, data: Buffer, videoFrames: number, audioSamples: number, endMs: number): void {
     if (this.finalized) throw new Error('recording already finalized');
+    this.accepted.videoFrames += videoFrames;
+    const audioChunks = audioSamples > 0 ? 1 : 0;
+    this.accepted.audioChunks += audioChunks;
+    this.accepted.audioSamples += audioSamples;
+    this.accepted.bytes += data.length;
+    this.endMs = Math.max(this.endMs, endMs);
+    // After a failure the sink drops everything; the block only counts as not written.
+    if (this.sink.failed) return;
     const ts = Math.max(0, Math.round(tsMs));
     const rel = this.clusterFor(ts);
     const head = Buffer.allocUnsafe(4);
@@ -240,29 +332,32 @@ export class MkvWriter {
     head[3] = 0x80; // keyframe: every JPEG and every PCM chunk stands alone
     this.sink.append(Buffer.concat([E.idBytes(ID.SimpleBlock), E.vintSize(4 + data.length), head]));
     this.sink.append(data);
-    this.stats.bytes += data.length;
+    this.pending.push({ end: this.sink.offset, videoFrames, audioChunks, audioSamples, bytes: data.length, endMs });
+    this.settle();
   }
 
   writeVideo(tsMs: number, jpeg: Buffer, frameDurationMs: number): void {
     if (!this.videoTrack) throw new Error('this recording has no video track');
-    this.block(this.videoTrack, tsMs, jpeg);
-    this.stats.videoFrames += 1;
-    this.endMs = Math.max(this.endMs, tsMs + frameDurationMs);
+    this.block(this.videoTrack, tsMs, jpeg, 1, 0, tsMs + frameDurationMs);
   }
 
   writeAudio(tsMs: number, pcm: Buffer): void {
     if (!this.audioTrack || !this.opts.audio) throw new Error('this recording has no audio track');
-    this.block(this.audioTrack, tsMs, pcm);
     const samples = pcm.length / 2 / this.opts.audio.channels;
-    this.stats.audioSamples += samples;
-    this.endMs = Math.max(this.endMs, tsMs + (samples * 1000) / this.opts.audio.sampleRate);
+    this.block(this.audioTrack, tsMs, pcm, 0, samples, tsMs + (samples * 1000) / this.opts.audio.sampleRate);
   }
 
-  /** Writes Cues, SeekHead, Duration and sizes, then syncs and closes. Idempotent. */
+  /**
+   * Writes Cues, SeekHead, Duration and sizes, then syncs and closes. Idempotent. After a write failure it
+   * instead cuts the file back to its last whole block, so what the file holds is exactly what `counts` says
+   * (a player reads it like a recording cut off by a crash). Write failures go to `onFailure`, not thrown.
+   */
   async finalize(): Promise<void> {
     if (this.finalized) return;
     this.finalized = true;
     const s = this.sink;
+    // Everything queued must land (or fail) before deciding between the two endings.
+    await s.flush().catch(() => undefined);
     if (!s.failed) {
       this.closeCluster();
       const cueTrack = this.videoTrack || this.audioTrack;
@@ -283,7 +378,15 @@ export class MkvWriter {
       s.patch(this.seekHeadPos, Buffer.concat([seekHead, E.voidElement(SEEKHEAD_RESERVE - seekHead.length)]));
       s.patch(this.durationPos, E.float64(ID.Duration, this.endMs));
       s.patch(this.segmentSizePos, E.fixedSize(s.offset - this.segmentDataStart, 8));
+      await s.flush().catch(() => undefined);
     }
-    await s.close();
+    try {
+      if (s.failed) {
+        this.settle();
+        await s.truncate(this.writtenBlockEnd);
+      }
+    } finally {
+      await s.close();
+    }
   }
 }

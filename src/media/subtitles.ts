@@ -12,7 +12,9 @@ export class SubtitleMuxError extends Error {
  */
 export function muxSubtitles(mkv: string, vtt: string, opts: { title: string; timeoutMs?: number }): Promise<void> {
   const tmp = `${mkv}.subtitled.tmp`;
-  const args = ['-nostdin', '-v', 'error', '-y', '-i', mkv, '-i', vtt, '-map', '0', '-map', '1', '-c', 'copy', '-c:s', 'srt',
+  // -xerror: ffmpeg 5.1 otherwise exits 0 after "No space left on device" while writing the copy, and the
+  // truncated copy would replace the recording.
+  const args = ['-nostdin', '-xerror', '-v', 'error', '-y', '-i', mkv, '-i', vtt, '-map', '0', '-map', '1', '-c', 'copy', '-c:s', 'srt',
     '-metadata:s:s:0', `title=${opts.title}`, '-metadata:s:s:0', 'language=eng', '-f', 'matroska', tmp];
   return new Promise<void>((resolve, reject) => {
     const p = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -25,7 +27,8 @@ export function muxSubtitles(mkv: string, vtt: string, opts: { title: string; ti
     });
     p.once('close', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) resolve();
+      // At -v error anything printed is an error: the copy is not trusted even when ffmpeg exits 0.
+      if (code === 0 && err.trim() === '') resolve();
       else reject(new SubtitleMuxError(`ffmpeg could not add subtitles (${signal ?? `exit ${code}`}): ${err.trim()}`));
     });
   }).then(

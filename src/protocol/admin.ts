@@ -34,6 +34,21 @@ export interface CandidateStatus {
   incidents: number;
   /** The candidate is talking now (voice activity on their audio). */
   speech: boolean;
+  /** The first failed write to this session's files (the recording is no longer complete), or null. */
+  write_error: WriteFailure | null;
+}
+
+/** The stable code of a failed write to a session file (recording.mkv, incidents.jsonl/.vtt, session.json). */
+export type RecordingFailureCode = 'VIGIL_ERR_RECORDING_WRITE';
+
+/** A failed write to one of a session's files, as status and the `recording_failed` event carry it. */
+export interface WriteFailure {
+  /** The file's name in the session folder. */
+  file: string;
+  code: RecordingFailureCode;
+  /** The system's error code (ENOSPC, EIO, EFBIG, ...), or null when it was not a system error. */
+  errno: string | null;
+  message: string;
 }
 
 /** One incident on a candidate's timeline, as incidents.jsonl and the event stream carry it. */
@@ -57,6 +72,8 @@ export interface ServerStatus {
   drops: Partial<Record<ByeReasonName, number>>;
   /** Face detection: off (--detector none), up, or down (faces show `unknown` until it is back). */
   detection: DetectionStatus;
+  /** `recording_failed` events since start (one per session and file that failed). */
+  recording_failures: number;
 }
 
 export type DetectionStatus = { state: 'off' } | { state: 'up' } | { state: 'down'; reason: string; since: string };
@@ -87,7 +104,8 @@ export type ServerEvent =
   | { kind: 'kicked'; at: string; id: string; reason: string }
   /** Face detection stopped working (every detector process failing); the server keeps recording. */
   | { kind: 'detector_down'; at: string; reason: string; retry_in_s: number | null }
-  | { kind: 'detector_up'; at: string; down_s: number };
+  | { kind: 'detector_up'; at: string; down_s: number }
+  | ({ kind: 'recording_failed'; at: string; id: string; session_id: string } & WriteFailure);
 
 export type AdminRequest =
   | { type: 'status'; req: number }

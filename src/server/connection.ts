@@ -399,9 +399,9 @@ export class CandidateConnection {
     this.inbox = [];
     const session = this.session!;
     void this.endSession(session, ended).then(() => {
-      const text = `recorded ${session.status(this.remoteAddress).frames_recorded} video frames and ${session.audioSeconds.toFixed(2)} s of audio`;
+      // What the file really holds (never what was received), and a failed recording says so in its reason.
       if (this.accepts('receipt')) this.send(receiptOf(session, session.status(this.remoteAddress).frames_recorded));
-      this.send({ type: 'bye', reason: 'normal', code: 0, text });
+      this.send({ type: 'bye', reason: session.failed ? 'recording_failed' : 'normal', code: 0, text: session.receipt() });
       this.socket.end();
       this.armCloseTimer();
     });

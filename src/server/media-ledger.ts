@@ -39,9 +39,10 @@ export function receiptOf(session: Session, framesRecorded: number): ReceiptMess
   return {
     type: 'receipt',
     sessionId: session.init.sessionId,
-    intact: session.recorderError === null,
+    // Any failed write to the session's files (not only recording.mkv) means the recording is not intact.
+    intact: !session.failed,
     gapsTruncated: video.gapsTruncated || audio.gapsTruncated,
     video: { messages: framesRecorded, samples: 0, firstSeq: video.firstSeq, lastSeq: video.lastSeq, gaps: video.gaps },
-    audio: { messages: audio.messages, samples: Math.round(session.audioSeconds * sampleRate), firstSeq: audio.firstSeq, lastSeq: audio.lastSeq, gaps: audio.gaps },
+    audio: { messages: session.audioChunksRecorded, samples: Math.round(session.audioSeconds * sampleRate), firstSeq: audio.firstSeq, lastSeq: audio.lastSeq, gaps: audio.gaps },
   };
 }

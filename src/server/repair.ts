@@ -44,9 +44,12 @@ export async function repairOrphans(recordDir: string, log: Logger): Promise<num
         const mkv = path.join(dir, RECORDING_FILE);
         const [facts, st] = await Promise.all([trackFacts(mkv), stat(mkv)]);
         await closeDanglingIncidents(path.join(dir, INCIDENTS_FILE), facts.endS);
+        // A session that had already lost writes stays a failed one: the crash does not make it clean.
+        const writeFailed = Array.isArray(rec.write_errors) && rec.write_errors.length > 0;
         const fixed: SessionRecord = {
           ...rec,
-          ended: 'server_crashed',
+          ended: writeFailed ? 'recording_failed' : 'server_crashed',
+          end_cause: 'server_crashed',
           ended_at: st.mtime.toISOString(),
           frames_written: facts.frames,
           audio_seconds: Math.round(facts.audioSeconds * 1000) / 1000,

@@ -23,7 +23,9 @@ import type { FrameAnalyzer } from './frame-slot';
 import { checkToken } from './auth';
 import { repairOrphans } from './repair';
 import { candidateIdProblem, newSessionId } from './ids';
+import { RecordingFailures } from './recording-failures';
 import { Session } from './session';
+import { TaskQueue } from './task-queue';
 
 export interface ServerOptions {
   host: string;
@@ -67,6 +69,8 @@ export interface ServerOptions {
   incidentAfterS?: number;
   /** Seconds speech (or quiet) must hold to open or close a speech incident. Default 1.0. */
   speechAfterS?: number;
+  /** Subtitle muxes (ffmpeg rewrites of finished recordings) run at once; the rest wait in order. Default 2. */
+  maxConcurrentMuxes?: number;
   /** While a candidate is not ok, the VERDICT is repeated this often. Default 3000. */
   verdictRepeatMs?: number;
 }
@@ -107,12 +111,20 @@ export class VigilServer implements ConnectionHost {
 
   private readonly secret: Uint8Array | null;
   private readonly detection: DetectionWatch;
+  private readonly failures: RecordingFailures;
+  /** Subtitle muxes waiting or running; close() waits for all of them (they are in `endings`). */
+  readonly muxes: TaskQueue;
 
   constructor(private readonly opts: ServerOptions) {
     this.log = opts.logger;
     if (opts.auth === 'tokens' && !opts.secret) throw new Error('auth "tokens" needs a secret');
     this.secret = opts.secret ?? null;
     this.events = new ServerEvents((err) => this.log.error({ err }, 'event listener failed'));
+    this.failures = new RecordingFailures(this.log, (e) => this.publish(e), (session) => {
+      const conn = this.byId.get(session.id);
+      return conn && conn.isOpen && conn.session === session ? conn : null;
+    });
+    this.muxes = new TaskQueue(opts.maxConcurrentMuxes ?? 2);
     this.settings = {
       limits: { ...DEFAULT_LIMITS, ...opts.limits },
       handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 5_000,
@@ -261,6 +273,7 @@ export class VigilServer implements ConnectionHost {
         incidentAfterS: this.opts.incidentAfterS ?? 1.0,
         speechAfterS: this.opts.speechAfterS ?? 1.0,
       });
+      this.failures.watch(session);
       return { ok: true, session, resumed: false };
     } catch (err) {
       this.byId.delete(hello.candidateId);
@@ -279,6 +292,7 @@ export class VigilServer implements ConnectionHost {
     const detection = this.detection.status;
     if (detection.state === 'down' && conn.hello!.video) conn.alert('detector_down', detectorDownText(detection.reason));
     this.publish({ kind: 'candidate_joined', at: nowIso(), id: session.id, session_id: session.init.sessionId, address: conn.remoteAddress, mode: session.mode });
+    this.failures.welcomed(conn, session);
   }
 
   dropped(conn: CandidateConnection, reason: ByeReasonName, error: ProtocolError | null, message: string): void {
@@ -295,8 +309,9 @@ export class VigilServer implements ConnectionHost {
   sessionEnded(conn: CandidateConnection, session: Session, ended: string): Promise<void> {
     const finished = session.finish(ended).then(
       (rec) => {
-        conn.log.info({ id: session.id, session: session.init.sessionId, ended, frames: rec.frames_written, audio_s: rec.audio_seconds, incidents: rec.incidents, dir: session.dir }, 'recording finalised');
-        this.publish({ kind: 'candidate_left', at: nowIso(), id: session.id, session_id: session.init.sessionId, ended, frames_recorded: rec.frames_written, audio_s: rec.audio_seconds });
+        // rec.ended, not ended: a session whose writes failed ends `recording_failed` whatever closed it.
+        conn.log[session.failed ? 'error' : 'info']({ id: session.id, session: session.init.sessionId, ended: rec.ended, cause: ended, frames: rec.frames_written, audio_s: rec.audio_seconds, frames_lost: rec.frames_lost, incidents: rec.incidents, dir: session.dir }, 'recording finalised');
+        this.publish({ kind: 'candidate_left', at: nowIso(), id: session.id, session_id: session.init.sessionId, ended: rec.ended, frames_recorded: rec.frames_written, audio_s: rec.audio_seconds });
       },
       (err: unknown) => {
         conn.log.error({ err, id: session.id, dir: session.dir }, 'recording could not be finalised');
@@ -306,7 +321,7 @@ export class VigilServer implements ConnectionHost {
       if (this.byId.get(session.id) === conn) this.byId.delete(session.id);
     });
     const tracked = released
-      .then(() => session.addSubtitles())
+      .then(() => this.muxes.run(() => session.addSubtitles()))
       .then(
         (added) => {
           if (added) conn.log.info({ id: session.id, dir: session.dir }, 'incident subtitles added');
@@ -382,6 +397,7 @@ export class VigilServer implements ConnectionHost {
       candidates,
       drops: { ...this.drops },
       detection: this.detection.status,
+      recording_failures: this.failures.count,
     };
   }
 

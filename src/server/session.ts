@@ -1,20 +1,30 @@
-import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { IncidentIds, IncidentTracker, type IncidentEvent } from '../detect/incidents';
 import { VoiceActivityDetector } from '../detect/vad';
 import { MkvWriter } from '../media/mkv-writer';
 import { muxSubtitles } from '../media/subtitles';
-import { VTT_HEADER, vttCue } from '../media/webvtt';
-import type { AudioParams, CandidateStatus, ModeName, VerdictName, VideoParams } from '../protocol';
+import { VTT_HEADER } from '../media/webvtt';
+import { RecordingWriteError } from '../media/write-error';
+import type { AudioParams, CandidateStatus, ModeName, VerdictName, VideoParams, WriteFailure } from '../protocol';
 import type { FrameAnalysis } from './frame-slot';
 import { sessionDir } from './ids';
 import { MediaLedger } from './media-ledger';
 import { RateWindow } from './rate-window';
+import {
+  INCIDENTS_FILE,
+  RECORDING_FILE,
+  SESSION_FILE,
+  SUBTITLES_FILE,
+  WriteFailures,
+  appendTo,
+  createFile,
+  replaceFile,
+  timelineText,
+  type SessionRecord,
+} from './session-files';
 
-export const RECORDING_FILE = 'recording.mkv';
-export const SESSION_FILE = 'session.json';
-export const INCIDENTS_FILE = 'incidents.jsonl';
-export const SUBTITLES_FILE = 'incidents.vtt';
+export { INCIDENTS_FILE, RECORDING_FILE, SESSION_FILE, SUBTITLES_FILE, type SessionRecord, type WriteErrorRecord } from './session-files';
 /** How often session.json is refreshed while a session runs, so a crash leaves recent counters behind. */
 const SESSION_FILE_REFRESH_MS = 5_000;
 
@@ -33,38 +43,6 @@ export interface SessionInit {
   speechAfterS: number;
 }
 
-/** session.json as written beside every recording; `ended` is `in_progress` until the session is finalised. */
-export interface SessionRecord {
-  candidate_id: string;
-  session_id: string;
-  remote_address: string;
-  client_version: string;
-  started_at: string;
-  ended_at: string | null;
-  ended: string;
-  video: { codec: 'jpeg'; width: number; height: number; fps: number } | null;
-  audio: { codec: 'pcm_s16le'; sample_rate: number; channels: number } | null;
-  bytes_received: number;
-  frames_received: number;
-  frames_written: number;
-  audio_chunks_received: number;
-  audio_seconds: number;
-  recording: string;
-  recording_error: string | null;
-  incidents: number;
-  /** True once the incidents are muxed into the recording as a subtitle track. */
-  subtitle_track: boolean;
-  subtitle_error: string | null;
-}
-
-const INCIDENT_TEXT: Record<string, string> = {
-  no_face: 'NO FACE - the candidate is not visible',
-  misaligned: 'MISALIGNED - face at the edge, too far or too close',
-  multiple_faces: 'MULTIPLE FACES - someone else is in the picture',
-  speech: 'SPEECH',
-  disconnected: 'DISCONNECTED',
-};
-
 /**
  * One candidate's session on disk: the Matroska recording, session.json and incidents.jsonl, plus the live
  * counters `vigil status` shows. It knows nothing of sockets; the connection feeds it messages.
@@ -81,7 +59,9 @@ export class Session {
   private readonly videoRate = new RateWindow();
   private readonly audioRate = new RateWindow();
   private readonly frameMs: number;
-  private readonly refreshTimer: NodeJS.Timeout;
+  private refreshTimer: NodeJS.Timeout | null = null;
+  /** Every failed write to this session's files; the owner listens through `onWriteFailure`. */
+  private readonly failures = new WriteFailures();
   private finishing: Promise<SessionRecord> | null = null;
   private recordChain: Promise<unknown> = Promise.resolve();
   private incidentChain: Promise<void> = Promise.resolve();
@@ -122,25 +102,61 @@ export class Session {
     this.tracker = new IncidentTracker(init.incidentAfterS, ids);
     this.speechTracker = new IncidentTracker(init.speechAfterS, ids);
     this.vad = init.audio ? new VoiceActivityDetector(init.audio.sampleRate, init.audio.channels) : null;
-    this.refreshTimer = setInterval(() => void this.writeRecord(null, 'in_progress').catch(() => undefined), SESSION_FILE_REFRESH_MS);
-    this.refreshTimer.unref();
   }
 
+  /**
+   * Creates the session's folder and files and writes the Matroska header and a first session.json, all of
+   * which must reach the disk before the candidate is welcomed. If any step fails, what was opened is closed
+   * (the file handle; the refresh timer is only started on success) and the error is thrown.
+   */
   static async open(init: SessionInit): Promise<Session> {
     const dir = sessionDir(init.recordDir, init.candidateId, init.sessionId);
     await mkdir(dir, { recursive: true, mode: 0o750 });
-    const writer = await MkvWriter.create(path.join(dir, RECORDING_FILE), {
-      video: init.video ? { width: init.video.width, height: init.video.height } : null,
-      audio: init.audio ? { sampleRate: init.audio.sampleRate, channels: init.audio.channels } : null,
-      title: `${init.candidateId} ${init.sessionId}`,
-      startedAt: new Date(),
-      writingApp: init.writingApp,
-    });
-    await writeFile(path.join(dir, INCIDENTS_FILE), '', { flag: 'wx', mode: 0o640 });
-    await writeFile(path.join(dir, SUBTITLES_FILE), VTT_HEADER, { flag: 'wx', mode: 0o640 });
-    const session = new Session(init, dir, writer);
-    await session.writeRecord(null, 'in_progress');
+    let session: Session | null = null;
+    const early: RecordingWriteError[] = [];
+    const writer = await MkvWriter.create(
+      path.join(dir, RECORDING_FILE),
+      {
+        video: init.video ? { width: init.video.width, height: init.video.height } : null,
+        audio: init.audio ? { sampleRate: init.audio.sampleRate, channels: init.audio.channels } : null,
+        title: `${init.candidateId} ${init.sessionId}`,
+        startedAt: new Date(),
+        writingApp: init.writingApp,
+      },
+      (err) => (session ? session.failures.add(err) : early.push(err)),
+    );
+    try {
+      await writer.flushed();
+      await createFile(path.join(dir, INCIDENTS_FILE), '');
+      await createFile(path.join(dir, SUBTITLES_FILE), VTT_HEADER);
+      session = new Session(init, dir, writer);
+      await session.writeRecord(null, 'in_progress');
+    } catch (err) {
+      await writer.abandon().catch(() => undefined);
+      throw early[0] ?? err;
+    }
+    session.refreshTimer = setInterval(() => void session!.writeRecord(null, 'in_progress').catch(() => undefined), SESSION_FILE_REFRESH_MS);
+    session.refreshTimer.unref();
     return session;
+  }
+
+  /**
+   * Who hears of a failed write (the server: it logs, publishes and tells the candidate). Called once per
+   * file, with the first failure; every failure is also kept for session.json.
+   */
+  onWriteFailure(listener: (err: RecordingWriteError) => void): void {
+    this.failures.listen(listener);
+  }
+
+  /** Audio chunks whose bytes reached the file. */
+  get audioChunksRecorded(): number {
+    return this.writer.counts.audioChunks;
+  }
+
+  /** The first failed write to any of this session's files, or null. */
+  get writeFailure(): WriteFailure | null {
+    const f = this.failures.first;
+    return f ? { file: f.file, code: f.code, errno: f.errno, message: f.message } : null;
   }
 
   get id(): string {
@@ -152,7 +168,7 @@ export class Session {
     return this.writer.pendingBytes;
   }
 
-  get recorderError(): Error | null {
+  get recorderError(): RecordingWriteError | null {
     return this.writer.failed;
   }
 
@@ -218,6 +234,7 @@ export class Session {
       incident: this.tracker.open?.kind ?? this.speechTracker.open?.kind ?? null,
       speech: this.speaking,
       incidents: this.incidentCount,
+      write_error: this.writeFailure,
     };
   }
 
@@ -253,25 +270,22 @@ export class Session {
   /** incidents.jsonl gets a line when an incident opens and when it closes; incidents.vtt a cue when it closes. */
   private recordIncidents(events: IncidentEvent[]): void {
     if (events.length === 0) return;
-    let lines = '';
-    let cues = '';
-    for (const e of events) {
-      if (e.type === 'open') this.incidentCount++;
-      lines += JSON.stringify({ event: e.type, ...e.incident, at: new Date().toISOString() }) + '\n';
-      if (e.type === 'close') {
-        const i = e.incident;
-        cues += vttCue(i.id, i.start_s, i.end_s ?? i.start_s, INCIDENT_TEXT[i.kind] ?? i.kind.toUpperCase());
-      }
-    }
+    const { lines, cues } = timelineText(events);
+    this.incidentCount += events.filter((e) => e.type === 'open').length;
+    const n = events.length;
     const write = async (): Promise<void> => {
-      await appendFile(path.join(this.dir, INCIDENTS_FILE), lines);
-      if (cues) await appendFile(path.join(this.dir, SUBTITLES_FILE), cues);
+      await appendTo(path.join(this.dir, INCIDENTS_FILE), lines, `${n} incident line(s)`).catch((err: RecordingWriteError) => this.failures.add(err));
+      if (cues) await appendTo(path.join(this.dir, SUBTITLES_FILE), cues, 'incident cue(s)').catch((err: RecordingWriteError) => this.failures.add(err));
     };
-    this.incidentChain = this.incidentChain.then(write, write).catch(() => undefined);
+    this.incidentChain = this.incidentChain.then(write);
   }
 
-  private record(endedAt: Date | null, ended: string): SessionRecord {
+  private record(endedAt: Date | null, how: string): SessionRecord {
     const { init } = this;
+    const counts = this.writer.counts;
+    // While the recorder works, blocks in flight are not lost; after a failure, everything not written is.
+    const lost = this.writer.failed ? this.writer.notWritten : null;
+    const failed = this.failures.any && how !== 'in_progress';
     return {
       candidate_id: init.candidateId,
       session_id: init.sessionId,
@@ -279,16 +293,21 @@ export class Session {
       client_version: init.clientVersion,
       started_at: this.startedAt.toISOString(),
       ended_at: endedAt ? endedAt.toISOString() : null,
-      ended,
+      ended: failed ? 'recording_failed' : how,
+      end_cause: how === 'in_progress' ? null : how,
       video: init.video ? { codec: 'jpeg', width: init.video.width, height: init.video.height, fps: round(init.video.fps, 3) } : null,
       audio: init.audio ? { codec: 'pcm_s16le', sample_rate: init.audio.sampleRate, channels: init.audio.channels } : null,
       bytes_received: this.bytesIn,
       frames_received: this.framesReceived,
-      frames_written: this.writer.counts.videoFrames,
+      frames_written: counts.videoFrames,
       audio_chunks_received: this.audioChunksReceived,
       audio_seconds: round(this.audioSeconds, 3),
+      bytes_written: counts.bytes,
+      frames_lost: lost ? lost.videoFrames : 0,
+      audio_seconds_lost: lost && init.audio ? round(lost.audioSamples / init.audio.sampleRate, 3) : 0,
       recording: RECORDING_FILE,
-      recording_error: this.writer.failed ? this.writer.failed.message : null,
+      recording_error: this.failures.recording?.message ?? null,
+      write_errors: [...this.failures.records],
       incidents: this.incidentCount,
       subtitle_track: this.subtitleTrack,
       subtitle_error: this.subtitleError,
@@ -297,15 +316,18 @@ export class Session {
 
   /**
    * Atomic replace, so a reader (or a crash) never sees half a session.json. Writes are chained so a periodic
-   * refresh can never land after, and overwrite, the final record.
+   * refresh can never land after, and overwrite, the final record. A failed write is recorded as a failure
+   * (and so reported) and rejects with it; the record that could not be written is still what this session is.
    */
   private writeRecord(endedAt: Date | null, ended: string): Promise<SessionRecord> {
     const write = async (): Promise<SessionRecord> => {
       const rec = this.record(endedAt, ended);
-      const file = path.join(this.dir, SESSION_FILE);
-      const tmp = `${file}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(rec, null, 2) + '\n', { mode: 0o640 });
-      await rename(tmp, file);
+      try {
+        await replaceFile(path.join(this.dir, SESSION_FILE), JSON.stringify(rec, null, 2) + '\n');
+      } catch (err) {
+        this.failures.add(err as RecordingWriteError);
+        throw err;
+      }
       return rec;
     };
     const next = this.recordChain.then(write, write);
@@ -313,27 +335,63 @@ export class Session {
     return next;
   }
 
-  /** Finalises the recording and closes session.json with how the session ended. Idempotent. */
+  /** Writes session.json as it stands now; a failure is already recorded and reported, so the record is returned. */
+  private async settleRecord(): Promise<SessionRecord> {
+    const { at, how } = this.ended!;
+    // A failure while writing adds itself to the record: write once more so the file on disk says so.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const before = this.failures.records.length;
+      try {
+        return await this.writeRecord(at, how);
+      } catch {
+        if (this.failures.records.length === before) break;
+      }
+    }
+    return this.record(at, how);
+  }
+
+  /**
+   * Finalises the recording and closes session.json with how the session ended. Idempotent. Write failures do
+   * not reject: they were reported through `onWriteFailure`, and the record returned (and, if the disk allows,
+   * written) says `ended: "recording_failed"` with what was lost.
+   */
   finish(ended: string): Promise<SessionRecord> {
     this.finishing ??= (async () => {
-      clearInterval(this.refreshTimer);
-      // An incident still open ends with the recording.
-      this.recordIncidents(this.tracker.finish(Math.max(this.writer.endS, 0)));
+      if (this.refreshTimer) clearInterval(this.refreshTimer);
+      // An incident still open ends where the media received ends (written or not: the timeline is the session's).
+      this.recordIncidents(this.tracker.finish(Math.max(this.writer.acceptedEndS, 0)));
       // Speech still open ends where the audio ends, which may be well before the video does.
       this.recordIncidents(this.speechTracker.finish(this.audioEndS));
       await this.incidentChain;
-      let finalizeError: Error | null = null;
       try {
         await this.writer.finalize();
       } catch (err) {
-        finalizeError = err as Error;
+        // Cutting a failed file back to its last whole block failed too: keep that on the record.
+        this.failures.add(new RecordingWriteError(path.join(this.dir, RECORDING_FILE), err, null, 'a torn last block may remain at the end of the file'));
       }
       this.ended = { at: new Date(), how: ended };
-      const rec = await this.writeRecord(this.ended.at, ended);
-      if (finalizeError) throw finalizeError;
-      return rec;
+      return this.settleRecord();
     })();
     return this.finishing;
+  }
+
+  /** True once any write to this session's files failed. */
+  get failed(): boolean {
+    return this.failures.any;
+  }
+
+  /**
+   * The sentence the candidate's final BYE carries: what the recording really holds, never what was received.
+   * Counts are final only after finish().
+   */
+  receipt(): string {
+    const counts = this.writer.counts;
+    const held = `${counts.videoFrames} video frames and ${this.audioSeconds.toFixed(2)} s of audio`;
+    const first = this.failures.first;
+    if (!first) return `recorded ${held}`;
+    const lost = this.writer.notWritten;
+    const lostS = this.init.audio ? lost.audioSamples / this.init.audio.sampleRate : 0;
+    return `recording FAILED (${first.message}): only ${held} were recorded; ${lost.videoFrames} video frames and ${lostS.toFixed(2)} s of audio were lost`;
   }
 
   /**
@@ -344,13 +402,15 @@ export class Session {
   async addSubtitles(): Promise<boolean> {
     await this.finishing;
     if (!this.ended || this.incidentCount === 0 || this.writer.failed || this.subtitleTrack) return false;
+    const mkv = path.join(this.dir, RECORDING_FILE);
     try {
-      await muxSubtitles(path.join(this.dir, RECORDING_FILE), path.join(this.dir, SUBTITLES_FILE), { title: 'vigil incidents' });
+      await muxSubtitles(mkv, path.join(this.dir, SUBTITLES_FILE), { title: 'vigil incidents' });
       this.subtitleTrack = true;
     } catch (err) {
       this.subtitleError = (err as Error).message;
+      this.failures.add(new RecordingWriteError(mkv, err, null, 'the incident subtitle track (the recording is unchanged; incidents.vtt holds the cues)'));
     }
-    await this.writeRecord(this.ended.at, this.ended.how);
+    await this.settleRecord();
     return this.subtitleTrack;
   }
 }

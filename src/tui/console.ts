@@ -194,7 +194,7 @@ export class ProctorConsole {
     const state = (this.connected ? '' : ' {red-fg}{bold}DISCONNECTED{/}') + down;
     this.header.setContent(
       s
-        ? ` {bold}vigil{/bold} ${s.listen}  up ${duration(s.uptime_s)}  candidates ${s.candidates.length}  incidents open ${this.model.openIncidents()}${this.model.filter ? `  filter "${this.model.filter}"` : ''}${state}`
+        ? ` {bold}vigil{/bold} ${s.listen}  up ${duration(s.uptime_s)}  candidates ${s.candidates.length}  incidents open ${this.model.openIncidents()}${s.recording_failures ? `  {red-fg}{bold}recording failures ${s.recording_failures}{/}` : ''}${this.model.filter ? `  filter "${this.model.filter}"` : ''}${state}`
         : ` {bold}vigil{/bold} ${this.opts.adminSocket}${state}`,
     );
   }
@@ -207,7 +207,7 @@ export class ProctorConsole {
       ['FACE', 15, (c) => c.face],
       ['FPS', 5, (c) => c.video_fps.toFixed(1)],
       ['KBPS', 7, (c) => c.audio_kbps.toFixed(0)],
-      ['INCIDENT', 15, (c) => c.incident ?? '-'],
+      ['INCIDENT', 15, (c) => (c.write_error ? 'REC FAILED' : c.incident ?? '-')],
       ['CONN', 7, (c) => duration(c.connected_s)],
     ];
     if (wide) cols.splice(1, 0, ['ADDRESS', 22, (c) => c.address]);
@@ -222,6 +222,8 @@ export class ProctorConsole {
       cols
         .map(([h, w, get]) => {
           const text = blessed.escape(cell(get(c), w));
+          // A candidate whose recording failed is red across the row, whatever else it shows.
+          if (c.write_error && h !== 'FACE') return `{red-fg}{bold}${text}{/}`;
           if (h === 'FACE') return `{${FACE_COLOR[c.face] ?? 'white'}-fg}${text}{/}`;
           if (h === 'INCIDENT' && c.incident) return `{red-fg}${text}{/}`;
           return text;
@@ -231,6 +233,10 @@ export class ProctorConsole {
     this.table.setItems(rows.length ? rows : [this.model.filter ? `no candidate matches "${blessed.escape(this.model.filter)}"` : 'no candidates connected']);
     const i = this.model.selectedIndex();
     if (i >= 0) this.table.select(i);
+    // The selection bar draws over the row's own colours; a failed recording stays red under it.
+    const bar = (this.table.style as { selected: { fg?: string } }).selected;
+    if (this.model.selected()?.write_error) bar.fg = 'red';
+    else delete bar.fg;
   }
 
   private renderSpark(): void {

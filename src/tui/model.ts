@@ -110,6 +110,8 @@ export function eventLine(e: ServerEvent): string | null {
       return `${time} {red-fg}{bold}detection unavailable{/}: ${esc(e.reason)} (faces unknown; recording continues)`;
     case 'detector_up':
       return `${time} {green-fg}detection available again{/} after ${e.down_s.toFixed(1)} s`;
+    case 'recording_failed':
+      return `${time} ${id} {red-fg}{bold}RECORDING FAILED{/}{red-fg} ${esc(e.file)}${e.errno ? ` ${e.errno}` : ''}: ${esc(e.message)}{/}`;
     case 'connection_dropped':
       return `${time} {yellow-fg}dropped{/} ${esc(e.address)}${e.id ? ` (${esc(e.id)})` : ''}: ${e.reason}${e.code ? ` ${e.code}` : ''} - ${esc(e.message)}`;
   }
