@@ -3,7 +3,12 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { DetectorConfig } from './analyze';
 import { DetectError, type FrameResult } from './types';
+import type { GateLimits, GatedAnalysis, Thumbnail } from './motion-gate';
 import type { WorkerReply, WorkerRequest } from './worker';
+
+/** A request as the caller makes it; the pool adds the id. */
+type JobRequest = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+type JobAnswer = Extract<WorkerReply, { ok: true }>;
 
 export interface PoolOptions extends DetectorConfig {
   /** Detector processes; default one per core. */
@@ -18,8 +23,8 @@ export interface PoolOptions extends DetectorConfig {
 
 interface Job {
   id: number;
-  jpeg: Buffer;
-  resolve: (r: FrameResult) => void;
+  request: JobRequest;
+  resolve: (r: JobAnswer) => void;
   reject: (e: Error) => void;
 }
 
@@ -30,6 +35,8 @@ interface Slot {
 }
 
 const WORKER = path.join(__dirname, 'worker.js');
+const mismatch = (): DetectError => new DetectError('VIGIL_ERR_DETECTOR_CRASH', 'the detector process answered a different kind of request');
+
 /** More crashes than this within a minute stop the pool from respawning: something is broken, not unlucky. */
 const MAX_CRASHES_PER_MINUTE = 10;
 
@@ -150,7 +157,7 @@ export class DetectorPool {
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
     slot.job = null;
-    if (msg.ok) job.resolve(msg.result);
+    if (msg.ok) job.resolve(msg);
     else job.reject(new DetectError(msg.code === 'VIGIL_ERR_IMAGE_DECODE' ? 'VIGIL_ERR_IMAGE_DECODE' : 'VIGIL_ERR_DETECTOR_CRASH', msg.message));
     this.dispatch();
   }
@@ -167,19 +174,28 @@ export class DetectorPool {
         job.reject(new DetectError('VIGIL_ERR_DETECTOR_TIMEOUT', `no result within ${this.opts.jobTimeoutMs} ms`));
         slot.proc.kill('SIGKILL');
       }, this.opts.jobTimeoutMs);
-      const req: WorkerRequest = { id: job.id, jpeg: job.jpeg };
+      const req: WorkerRequest = { ...job.request, id: job.id };
       slot.proc.send(req);
     }
   }
 
   /** Analyses one JPEG in a detector process. */
   analyze(jpeg: Buffer): Promise<FrameResult> {
+    return this.submit({ kind: 'full', jpeg }).then((a) => (a.kind === 'full' ? a.result : Promise.reject(mismatch())));
+  }
+
+  /** Analyses one JPEG unless its thumbnail differs from `reference` by at most `limits` (motion-gate.ts). */
+  analyzeUnlessStill(jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits): Promise<GatedAnalysis> {
+    return this.submit({ kind: 'gated', jpeg, reference, limits }).then((a) => (a.kind === 'gated' ? a.analysis : Promise.reject(mismatch())));
+  }
+
+  private submit(request: JobRequest): Promise<JobAnswer> {
     if (this.closed) return Promise.reject(new DetectError('VIGIL_ERR_DETECTOR_CLOSED', 'the detector pool is closed'));
     if (this.queue.length >= this.opts.maxQueue) {
       return Promise.reject(new DetectError('VIGIL_ERR_DETECTOR_TIMEOUT', `${this.queue.length} frames already wait for analysis`));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, jpeg, resolve, reject });
+      this.queue.push({ id: this.nextId++, request, resolve, reject });
       this.dispatch();
     });
   }
