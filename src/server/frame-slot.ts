@@ -1,4 +1,5 @@
 import type { FrameResult } from '../detect/types';
+import { MotionMemory, type GatingAnalyzer } from './motion-memory';
 
 /** What the server needs back from one analysed frame; `vigil detect` and the detector pool produce it. */
 export type FrameAnalysis = FrameResult;
@@ -6,6 +7,8 @@ export type FrameAnalysis = FrameResult;
 /** The detector slot: what the server needs from face detection, and nothing about how it is done. */
 export interface FrameAnalyzer {
   analyze(jpeg: Buffer, timestampMs: number): Promise<FrameAnalysis>;
+  /** When present, the slot uses it for motion gating (motion-memory.ts). */
+  analyzeUnlessStill?: GatingAnalyzer['analyzeUnlessStill'];
 }
 
 /**
@@ -21,13 +24,22 @@ export class LatestFrameSlot {
   private timer: NodeJS.Timeout | null = null;
   /** Frames replaced before analysis. */
   skipped = 0;
+  /** Motion gating's per-candidate memory; null when the analyzer cannot gate. */
+  private readonly motion: MotionMemory | null;
 
   constructor(
     private readonly analyzer: FrameAnalyzer,
     private readonly minIntervalMs: number,
     private readonly onResult: (result: FrameAnalysis, timestampMs: number) => void,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    this.motion = analyzer.analyzeUnlessStill ? new MotionMemory({ analyzeUnlessStill: analyzer.analyzeUnlessStill.bind(analyzer) }) : null;
+  }
+
+  /** Frames whose verdict was kept from the last full analysis because the picture had not changed (motion gating). */
+  get gated(): number {
+    return this.motion?.gated ?? 0;
+  }
 
   offer(jpeg: Buffer, timestampMs: number): void {
     if (this.closed) return;
@@ -50,7 +62,7 @@ export class LatestFrameSlot {
     this.waiting = null;
     this.busy = true;
     this.lastStart = performance.now();
-    this.analyzer.analyze(frame.jpeg, frame.timestampMs).then(
+    (this.motion ? this.motion.analyze(frame.jpeg) : this.analyzer.analyze(frame.jpeg, frame.timestampMs)).then(
       (result) => {
         this.busy = false;
         if (!this.closed) this.onResult(result, frame.timestampMs);
