@@ -44,8 +44,12 @@ async function main(): Promise<void> {
 
   out.push('| video | analysed frames at 5/s | gated | consecutive mean diff median / p95 / max (peak p10 / median / p95) | ms gated (median) | ms analysed (median) |', '|---|---:|---:|---|---:|---:|');
   const videos: Record<string, { fps: number; jpegs: Buffer[] }> = {};
-  for (const file of ['candidate-ok.mp4', 'candidate-incidents.mp4', 'candidate-incidents-mjpeg.avi', 'megamind-clip.mp4']) {
-    const v = (videos[file] = await frames(file));
+  for (const file of ['candidate-ok.mp4', 'candidate-incidents.mp4', 'candidate-incidents-mjpeg.avi', 'megamind-clip.mp4', 'still']) {
+    // 'still': candidate-incidents.mp4's frame at 3 s for 10 s, a candidate sitting still before a steady camera.
+    const v =
+      file === 'still'
+        ? { fps: 15, jpegs: Array.from({ length: 150 }, () => videos['candidate-incidents.mp4']!.jpegs[45]!) }
+        : (videos[file] = await frames(file));
     const step = Math.round(v.fps / 5);
     let reference: { thumb: Thumbnail; t: number } | null = null;
     let previous: Thumbnail | null = null;
