@@ -16,7 +16,8 @@ export const THUMB_H = 24;
  * thumbnails after removing the difference in mean brightness. Both must hold: the mean catches a change spread
  * over the picture, the peak (largest single thumbnail pixel) a small one, such as a second face at the door,
  * which hardly moves the mean. Measured with bench/gate.ts (640x480, consecutive analysed frames at 5/s):
- * - the sample videos' slow pan/zoom: mean median 2.9-4.2, p95 5.0 (candidate-ok); peak median 7-14, p95 26-28;
+ * - the sample videos' slow pan/zoom: mean median 2.9-4.2, p95 5.0 (candidate-ok); peak p10 7-14, median 27-29
+ *   (93 for megamind-clip), p95 48 (candidate-ok): a limit of 16 gates the stillest 10-25 % of their frames;
  * - the hard cuts of candidate-incidents.mp4 at 6/12/18/24 s, against any frame of the second before: mean 62-79;
  * - a face frame against the same frame with the face moved 5 % of the width: mean 2.6-7.2, peak 109-124;
  * - with a second face 5 % wide pasted in: mean 0.2-0.7, peak 21-79 (8 % wide: mean 0.4-1.4, peak 28-105).
