@@ -4,7 +4,12 @@ import path from 'node:path';
 import type { DetectorConfig } from './analyze';
 import { backoffMs, SILENT_LOG, type DetectorHealth, type PoolLog } from './health';
 import { DetectError, type FrameResult } from './types';
+import type { GateLimits, GatedAnalysis, Thumbnail } from './motion-gate';
 import type { WorkerReply, WorkerRequest } from './worker';
+
+/** A request as the caller makes it; the pool adds the id. */
+type JobRequest = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+type JobAnswer = Extract<WorkerReply, { ok: true }>;
 
 export interface PoolOptions extends DetectorConfig {
   /** Detector processes; default one per core. */
@@ -28,8 +33,8 @@ export interface PoolOptions extends DetectorConfig {
 
 interface Job {
   id: number;
-  jpeg: Buffer;
-  resolve: (r: FrameResult) => void;
+  request: JobRequest;
+  resolve: (r: JobAnswer) => void;
   reject: (e: Error) => void;
 }
 
@@ -51,6 +56,7 @@ type PoolState =
   | { kind: 'closed' };
 
 const WORKER = path.join(__dirname, 'worker.js');
+const mismatch = (): DetectError => new DetectError('VIGIL_ERR_DETECTOR_CRASH', 'the detector process answered a different kind of request');
 
 /**
  * A pool of detector processes. Frames go to whichever process is free; the caller bounds what it submits
@@ -263,7 +269,7 @@ export class DetectorPool {
     slot.job = null;
     if (msg.ok) {
       this.failures = 0;
-      job.resolve(msg.result);
+      job.resolve(msg);
       if (this.state.kind === 'down') this.recovered();
     } else {
       job.reject(new DetectError(msg.code === 'VIGIL_ERR_IMAGE_DECODE' ? 'VIGIL_ERR_IMAGE_DECODE' : 'VIGIL_ERR_DETECTOR_CRASH', msg.message));
@@ -289,7 +295,7 @@ export class DetectorPool {
       const job = this.queue.shift()!;
       slot.job = job;
       slot.timer = setTimeout(() => this.hung(slot, job), this.opts.jobTimeoutMs);
-      const req: WorkerRequest = { id: job.id, jpeg: job.jpeg };
+      const req: WorkerRequest = { ...job.request, id: job.id };
       slot.proc.send(req);
     }
   }
@@ -309,6 +315,15 @@ export class DetectorPool {
 
   /** Analyses one JPEG in a detector process; refused at once while detection is down or the queue is full. */
   analyze(jpeg: Buffer): Promise<FrameResult> {
+    return this.submit({ kind: 'full', jpeg }).then((a) => (a.kind === 'full' ? a.result : Promise.reject(mismatch())));
+  }
+
+  /** Analyses one JPEG unless its thumbnail differs from `reference` by at most `limits` (motion-gate.ts). */
+  analyzeUnlessStill(jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits): Promise<GatedAnalysis> {
+    return this.submit({ kind: 'gated', jpeg, reference, limits }).then((a) => (a.kind === 'gated' ? a.analysis : Promise.reject(mismatch())));
+  }
+
+  private submit(request: JobRequest): Promise<JobAnswer> {
     const s = this.state;
     if (s.kind === 'closed') return Promise.reject(new DetectError('VIGIL_ERR_DETECTOR_CLOSED', 'the detector pool is closed'));
     if (s.kind === 'down') {
@@ -320,7 +335,7 @@ export class DetectorPool {
       return Promise.reject(new DetectError('VIGIL_ERR_DETECTOR_TIMEOUT', `${this.queue.length} frames already wait for analysis`));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, jpeg, resolve, reject });
+      this.queue.push({ id: this.nextId++, request, resolve, reject });
       this.dispatch();
     });
   }

@@ -5,15 +5,28 @@
  * server with it.
  */
 import { analyzeJpeg, createDetector, type DetectorConfig } from './analyze';
-import { loadOpenCV } from './opencv';
+import { analyzeUnlessStill, type GateLimits, type GatedAnalysis, type Thumbnail } from './motion-gate';
+import { loadOpenCV, type CV } from './opencv';
 import type { FrameResult } from './types';
 
-export type WorkerRequest = { id: number; jpeg: Uint8Array };
+/** `full`: analyse, as `vigil detect` does for every frame. `gated`: analyse unless the frame matches `reference`. */
+export type WorkerRequest =
+  | { kind: 'full'; id: number; jpeg: Uint8Array }
+  | { kind: 'gated'; id: number; jpeg: Uint8Array; reference: Thumbnail | null; limits: GateLimits };
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'fatal'; message: string }
-  | { id: number; ok: true; result: FrameResult }
+  | { id: number; ok: true; kind: 'full'; result: FrameResult }
+  | { id: number; ok: true; kind: 'gated'; analysis: GatedAnalysis }
   | { id: number; ok: false; code: string; message: string };
+
+type Answer = Extract<WorkerReply, { ok: true }>;
+
+function answer(cv: CV, req: WorkerRequest, analyze: (jpeg: Buffer) => Promise<FrameResult>): Promise<Answer> {
+  const jpeg = Buffer.from(req.jpeg.buffer, req.jpeg.byteOffset, req.jpeg.byteLength);
+  if (req.kind === 'full') return analyze(jpeg).then((result) => ({ id: req.id, ok: true, kind: 'full', result }));
+  return analyzeUnlessStill(cv, jpeg, req.reference, req.limits, analyze).then((analysis) => ({ id: req.id, ok: true, kind: 'gated', analysis }));
+}
 
 function reply(msg: WorkerReply): void {
   process.send?.(msg);
@@ -22,8 +35,9 @@ function reply(msg: WorkerReply): void {
 async function main(): Promise<void> {
   const config = JSON.parse(process.env['VIGIL_DETECTOR_CONFIG'] ?? '{}') as DetectorConfig;
   let analyze: (jpeg: Buffer) => Promise<FrameResult>;
+  let cv: CV;
   try {
-    const cv = loadOpenCV();
+    cv = loadOpenCV();
     const detector = await createDetector(cv, config);
     analyze = (jpeg) => analyzeJpeg(cv, detector, jpeg, config.thresholds);
   } catch (err) {
@@ -34,9 +48,8 @@ async function main(): Promise<void> {
   }
   // One frame at a time: the pool sends the next only after this one's reply.
   process.on('message', (req: WorkerRequest) => {
-    const jpeg = Buffer.from(req.jpeg.buffer, req.jpeg.byteOffset, req.jpeg.byteLength);
-    analyze(jpeg).then(
-      (result) => reply({ id: req.id, ok: true, result }),
+    answer(cv, req, analyze).then(
+      (msg) => reply(msg),
       (err: unknown) => {
         const e = err as Error & { code?: string };
         reply({ id: req.id, ok: false, code: e.code ?? 'VIGIL_ERR_DETECTOR_CRASH', message: e.message });

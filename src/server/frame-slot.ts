@@ -1,5 +1,6 @@
 import type { DetectorHealth } from '../detect/health';
 import type { FrameResult } from '../detect/types';
+import { MotionMemory, type GatingAnalyzer } from './motion-memory';
 
 /** What the server needs back from one analysed frame; `vigil detect` and the detector pool produce it. */
 export type FrameAnalysis = FrameResult;
@@ -11,6 +12,8 @@ export interface FrameAnalyzer {
   readonly health?: DetectorHealth;
   /** Subscribes to changes between up and down; returns the unsubscribe function. */
   onHealth?(listener: (h: DetectorHealth) => void): () => void;
+  /** When present, the slot uses it for motion gating (motion-memory.ts). */
+  analyzeUnlessStill?: GatingAnalyzer['analyzeUnlessStill'];
 }
 
 /**
@@ -26,13 +29,22 @@ export class LatestFrameSlot {
   private timer: NodeJS.Timeout | null = null;
   /** Frames replaced before analysis. */
   skipped = 0;
+  /** Motion gating's per-candidate memory; null when the analyzer cannot gate. */
+  private readonly motion: MotionMemory | null;
 
   constructor(
     private readonly analyzer: FrameAnalyzer,
     private readonly minIntervalMs: number,
     private readonly onResult: (result: FrameAnalysis, timestampMs: number) => void,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    this.motion = analyzer.analyzeUnlessStill ? new MotionMemory({ analyzeUnlessStill: analyzer.analyzeUnlessStill.bind(analyzer) }) : null;
+  }
+
+  /** Frames whose verdict was kept from the last full analysis because the picture had not changed (motion gating). */
+  get gated(): number {
+    return this.motion?.gated ?? 0;
+  }
 
   offer(jpeg: Buffer, timestampMs: number): void {
     if (this.closed) return;
@@ -55,7 +67,7 @@ export class LatestFrameSlot {
     this.waiting = null;
     this.busy = true;
     this.lastStart = performance.now();
-    this.analyzer.analyze(frame.jpeg, frame.timestampMs).then(
+    (this.motion ? this.motion.analyze(frame.jpeg) : this.analyzer.analyze(frame.jpeg, frame.timestampMs)).then(
       (result) => {
         this.busy = false;
         if (!this.closed) this.onResult(result, frame.timestampMs);
