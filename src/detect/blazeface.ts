@@ -34,6 +34,25 @@ export interface Window {
   side: number;
 }
 
+/** What a window shows beyond the image's edges: black, or the image mirrored or smeared outwards. */
+export type Border = 'black' | 'reflect' | 'replicate';
+
+/** The square window of the image (pixels beyond its edges filled as `border` says); null when it misses the image. */
+export function windowOf(cv: CV, img: Mat, win: Window, border: Border): Mat | null {
+  const side = Math.max(1, Math.round(win.side));
+  const x0 = Math.round(win.x);
+  const y0 = Math.round(win.y);
+  const sx = Math.max(0, x0);
+  const sy = Math.max(0, y0);
+  const ex = Math.min(img.cols, x0 + side);
+  const ey = Math.min(img.rows, y0 + side);
+  if (ex <= sx || ey <= sy) return null;
+  const crop = img.getRegion(new cv.Rect(sx, sy, ex - sx, ey - sy));
+  if (ex - sx === side && ey - sy === side) return crop;
+  const type = border === 'black' ? cv.BORDER_CONSTANT : border === 'reflect' ? cv.BORDER_REFLECT_101 : cv.BORDER_REPLICATE;
+  return crop.copyMakeBorder(sy - y0, y0 + side - ey, sx - x0, x0 + side - ex, type, new cv.Vec3(0, 0, 0));
+}
+
 /**
  * MediaPipe BlazeFace, short range (Apache-2.0; see models/README.md): NHWC 1x128x128x3 RGB in [-1, 1]; per
  * anchor a logit and 16 regressions (box centre and size, six landmarks) in pixels of the 128x128 input. It wants
@@ -54,22 +73,13 @@ export class BlazeFace {
   }
 
   /** Faces scoring above `minScore` in the window, in the image's pixels. */
-  async inspect(img: Mat, win: Window, minScore: number, border: 'black' | 'reflect' | 'replicate' = 'black'): Promise<BlazeHit[]> {
+  async inspect(img: Mat, win: Window, minScore: number, border: Border = 'black'): Promise<BlazeHit[]> {
     const cv = this.cv;
-    const side = Math.max(1, Math.round(win.side));
+    const crop = windowOf(cv, img, win, border);
+    if (!crop) return [];
+    const side = crop.cols;
     const x0 = Math.round(win.x);
     const y0 = Math.round(win.y);
-    const sx = Math.max(0, x0);
-    const sy = Math.max(0, y0);
-    const ex = Math.min(img.cols, x0 + side);
-    const ey = Math.min(img.rows, y0 + side);
-    if (ex <= sx || ey <= sy) return [];
-    let crop = img.getRegion(new cv.Rect(sx, sy, ex - sx, ey - sy));
-    if (ex - sx !== side || ey - sy !== side) {
-      const black = new cv.Vec3(0, 0, 0);
-      const type = border === 'black' ? cv.BORDER_CONSTANT : border === 'reflect' ? cv.BORDER_REFLECT_101 : cv.BORDER_REPLICATE;
-      crop = crop.copyMakeBorder(sy - y0, y0 + side - ey, sx - x0, x0 + side - ex, type, black);
-    }
     const px = crop.resize(SIZE, SIZE, 0, 0, cv.INTER_AREA).getData();
     const f = this.input;
     for (let j = 0; j < f.length; j += 3) {

@@ -1,4 +1,4 @@
-import { BlazeFace, type BlazeHit, type Window } from './blazeface';
+import { BlazeFace, windowOf, type BlazeHit, type Window } from './blazeface';
 import { iou, nms, type Rect } from './geometry';
 import type { CV, Mat } from './opencv';
 import type { FaceBox } from './types';
@@ -40,6 +40,7 @@ export class DnnDetector {
   bestRejected = 0;
 
   private constructor(
+    private readonly cv: CV,
     private readonly proposer: UltraFace,
     private readonly verifier: BlazeFace,
     private readonly opts: DnnOptions,
@@ -47,7 +48,7 @@ export class DnnDetector {
 
   static async load(cv: CV, opts: DnnOptions = DEFAULT_DNN): Promise<DnnDetector> {
     const [proposer, verifier] = await Promise.all([UltraFace.load(), BlazeFace.load(cv)]);
-    return new DnnDetector(proposer, verifier, opts);
+    return new DnnDetector(cv, proposer, verifier, opts);
   }
 
   async detect(img: Mat): Promise<FaceBox[]> {
@@ -89,27 +90,42 @@ export class DnnDetector {
    * verdict calls misaligned, as a face that far out of the picture is.
    */
   private async edgeScan(img: Mat): Promise<FaceBox | null> {
-    let best: FaceBox | null = null;
+    let best: { box: FaceBox; hit: BlazeHit; win: EdgeWindow } | null = null;
     for (const win of edgeWindows(img.cols, img.rows)) {
       for (const h of await this.verifier.inspect(img, win, this.opts.edgeScanScore, 'reflect')) {
         const cx = h.x + h.w / 2;
         const cy = h.y + h.h / 2;
         const onEdge = win.edge === 'left' ? Math.abs(cx) : win.edge === 'right' ? Math.abs(cx - img.cols) : Math.abs(cy);
-        if (onEdge > 0.25 * h.w || (best && best.score >= h.score)) continue;
+        if (onEdge > 0.25 * h.w || (best && best.box.score >= h.score)) continue;
         const w = h.w * UF_PER_BF_W;
         const hh = h.w * UF_PER_BF_H;
         const x = win.edge === 'left' ? -w / 2 : win.edge === 'right' ? img.cols - w / 2 : cx - w / 2;
         const y = win.edge === 'top' ? -hh / 2 : cy - UF_RAISE * h.w - hh / 2;
-        best = { x, y, w, h: hh, score: h.score };
+        best = { box: { x, y, w, h: hh, score: h.score }, hit: h, win };
       }
     }
-    return best;
+    // A mirrored window is symmetric, and symmetric clutter can look like a face to one model (an office shelf
+    // scored 0.76): UltraFace must find the same face in the same mirrored window.
+    return best && (await this.confirmMirrored(img, best.win, best.hit)) ? best.box : null;
+  }
+
+  /** UltraFace's opinion of a BlazeFace hit in a mirrored window, the window shown to it undistorted at 4:3. */
+  private async confirmMirrored(img: Mat, win: EdgeWindow, hit: BlazeHit): Promise<boolean> {
+    const square = windowOf(this.cv, img, win, 'reflect');
+    if (!square) return false;
+    const pad = Math.round(square.cols / 6);
+    const wide = square.copyMakeBorder(0, 0, pad, pad, this.cv.BORDER_CONSTANT, new this.cv.Vec3(0, 0, 0));
+    const { faces } = await this.proposer.propose(wide, this.opts.proposeScore);
+    const inWide = { x: hit.x - win.x + pad, y: hit.y - win.y, w: hit.w, h: hit.h };
+    return faces.some((f) => iou(f, inWide) > 0.3);
   }
 }
 
+type EdgeWindow = Window & { edge: 'left' | 'right' | 'top' };
+
 /** Square windows centred on the left, right and top edges, at two sizes, overlapping by half. */
-function edgeWindows(width: number, height: number): Array<Window & { edge: 'left' | 'right' | 'top' }> {
-  const out: Array<Window & { edge: 'left' | 'right' | 'top' }> = [];
+function edgeWindows(width: number, height: number): EdgeWindow[] {
+  const out: EdgeWindow[] = [];
   for (const side of [height / 2, height * 0.9]) {
     const along = (length: number): number[] => {
       const starts: number[] = [];
