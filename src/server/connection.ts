@@ -232,7 +232,7 @@ export class CandidateConnection {
         const s = this.host.settings;
         if (s.analyzer && hello.video) {
           this.slot = new LatestFrameSlot(s.analyzer, s.analyzeIntervalMs, (r, ts) => this.onAnalysis(r, ts), (err) =>
-            this.log.warn({ err }, 'frame analysis failed'),
+            this.log.warn({ err }, 'frame analysis failed'), admission.session.analysis,
           );
         }
         this.send({

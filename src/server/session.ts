@@ -6,6 +6,7 @@ import { MkvWriter } from '../media/mkv-writer';
 import { muxSubtitles } from '../media/subtitles';
 import { VTT_HEADER, vttCue } from '../media/webvtt';
 import type { AudioParams, CandidateStatus, ModeName, VerdictName, VideoParams } from '../protocol';
+import { AnalysisStats } from './analysis-stats';
 import type { FrameAnalysis } from './frame-slot';
 import { sessionDir } from './ids';
 import { RateWindow } from './rate-window';
@@ -97,6 +98,8 @@ export class Session {
   private subtitleTrack = false;
   private subtitleError: string | null = null;
   private ended: { at: Date; how: string } | null = null;
+  /** Analysis counters and latencies, kept across the connections of a resumed session. */
+  readonly analysis = new AnalysisStats();
   /** The latest analysis, for previews. */
   lastAnalysis: FrameAnalysis | null = null;
   /** The latest video frame as received, for previews (a reference, not a copy). */
@@ -215,6 +218,7 @@ export class Session {
       incident: this.tracker.open?.kind ?? this.speechTracker.open?.kind ?? null,
       speech: this.speaking,
       incidents: this.incidentCount,
+      ...this.analysis.figures(age),
     };
   }
 
