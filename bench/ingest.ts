@@ -72,18 +72,33 @@ interface Run {
   clientCpu: number;
   serverPeakMB: number;
   detectorRssMB: number;
+  statusMaxMs: number;
+  statusTimeouts: number;
   failures: string[];
 }
 
 const sampleOf = (c: CandidateStatus): Sample => ({ analyses: c.analyses + c.analysis_gated, skipped: c.analysis_skipped, connectedS: c.connected_s });
 
-/** Polls `status` once a second: per candidate the first steady-state sample and the latest one. */
-async function traceStatus(adminSocket: string, traces: Map<string, CandidateTrace>, meter: CpuMeter, stop: AbortSignal): Promise<void> {
-  const admin = await AdminClient.connect(adminSocket, 5_000);
-  try {
-    while (!stop.aborted) {
-      meter.sample();
-      for (const c of (await admin.status()).candidates) {
+/** What polling `status` saw of the server's responsiveness: a slow answer means its event loop was stalled. */
+interface StatusHealth {
+  maxReplyMs: number;
+  timeouts: number;
+}
+
+/**
+ * Polls `status` once a second: per candidate the first steady-state sample and the latest one. A status that
+ * does not come within 20 s is counted and asked again, never fatal: the bench reports it.
+ */
+async function traceStatus(adminSocket: string, traces: Map<string, CandidateTrace>, meter: CpuMeter, stop: AbortSignal, health: StatusHealth): Promise<void> {
+  let admin: AdminClient | null = null;
+  while (!stop.aborted) {
+    meter.sample();
+    const asked = performance.now();
+    try {
+      admin ??= await AdminClient.connect(adminSocket, 20_000);
+      const status = await admin.status();
+      health.maxReplyMs = Math.max(health.maxReplyMs, performance.now() - asked);
+      for (const c of status.candidates) {
         const t = traces.get(c.id) ?? { first: null, last: null, status: null };
         if (c.connected_s >= WARMUP_S) {
           t.first ??= sampleOf(c);
@@ -92,11 +107,14 @@ async function traceStatus(adminSocket: string, traces: Map<string, CandidateTra
         }
         traces.set(c.id, t);
       }
-      await new Promise((r) => setTimeout(r, 1_000));
+    } catch {
+      health.timeouts++;
+      admin?.close();
+      admin = null;
     }
-  } finally {
-    admin.close();
+    await new Promise((r) => setTimeout(r, 1_000));
   }
+  admin?.close();
 }
 
 function runClients(job: ClientsJob): { pid: number; done: Promise<ClientOutcome[]> } {
@@ -140,7 +158,8 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
   const meter = new CpuMeter(server.pid);
   const traces = new Map<string, CandidateTrace>();
   const stop = new AbortController();
-  const tracing = traceStatus(server.adminSocket, traces, meter, stop.signal);
+  const health: StatusHealth = { maxReplyMs: 0, timeouts: 0 };
+  const tracing = traceStatus(server.adminSocket, traces, meter, stop.signal, health);
   const jobs = Array.from({ length: procs }, (_, p) =>
     runClients({ port: server.port, ids: ids.filter((_, i) => i % procs === p), seconds: SECONDS, framesFile, pcmFile, staggerMs: 2_000 }),
   );
@@ -152,10 +171,13 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
   let outcomes: ClientOutcome[];
   try {
     outcomes = (await Promise.all(jobs.map((j) => j.done))).flat();
+  } catch (err) {
+    await server.stop();
+    throw err;
   } finally {
     clearInterval(clientSampler);
     stop.abort();
-    await tracing.catch(() => undefined);
+    await tracing;
   }
   const wall = (performance.now() - t0) / 1000;
   meter.sample();
@@ -216,6 +238,8 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
     clientCpu: (sum(clientCpu) - sum(clientCpu0)) / wall * 100,
     serverPeakMB: cpu.peakRssMB,
     detectorRssMB: cpu.childrenRssMB,
+    statusMaxMs: health.maxReplyMs,
+    statusTimeouts: health.timeouts,
     failures,
   };
 }
@@ -223,7 +247,7 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
 const HEADER = [
   'detection', 'clients', 'frames sent', 'recorded (ffprobe)', 'lost', 'audio s sent', 'audio s recorded', 'fps per client min / median',
   'analyses/s per candidate min / median', 'skipped/s median', 'verdict ms p50 / p99', 'change ms p99', 'server CPU %', 'detector CPU % (procs)',
-  'client CPU %', 'server peak RSS MB',
+  'client CPU %', 'server peak RSS MB', 'slowest status reply ms',
 ];
 const RIGHT = HEADER.map((_, i) => i > 0);
 
@@ -247,6 +271,7 @@ function row(r: Run): Array<string | number> {
     det ? `${fmt(r.detectorCpu)} (${r.detectors})` : '-',
     fmt(r.clientCpu),
     fmt(r.serverPeakMB),
+    r.statusTimeouts > 0 ? `${fmt(r.statusMaxMs)} (${r.statusTimeouts} over 20 s)` : fmt(r.statusMaxMs),
   ];
 }
 
@@ -319,7 +344,8 @@ async function main(): Promise<void> {
         `skipped frames are those the latest-frame slot replaced before analysis. Verdict latency is from a frame's arrival ` +
         `at the server to its verdict applied and any VERDICT written: the median of the candidates' p50 and the worst ` +
         `candidate's p99; "change" is from the first frame no analysis had seen yet, i.e. how late a change on camera is ` +
-        `reported at worst. CPU is from /proc over the run (100 % is one core); server peak RSS is its VmHWM.`,
+        `reported at worst. CPU is from /proc over the run (100 % is one core); server peak RSS is its VmHWM. The slowest ` +
+        `status reply (polled once a second over the admin socket) shows how long the server's event loop stalled at worst.`,
       ...(target ? ['', target.text] : []),
     ];
     console.log(`results: ${writeResult('ingest', machine, notes.join('\n'))}`);

@@ -85,12 +85,22 @@ export interface BenchServer {
   stop(): Promise<number | null>;
 }
 
+/** Servers still running, killed if the bench itself dies, so no server outlives it. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => live.forEach((p) => p.kill('SIGKILL')));
+
 /** Starts `bin/vigil serve` on a free port and waits until its admin socket answers. */
 export async function startServer(recordDir: string, args: string[]): Promise<BenchServer> {
   const proc = spawn(path.join(REPO, 'bin', 'vigil'), ['serve', '--port', '0', '--record-dir', recordDir, '--auth', 'none', ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  live.add(proc);
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => {
+      live.delete(proc);
+      resolve(code);
+    }),
+  );
   const adminSocket = path.join(recordDir, 'vigil.sock');
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
