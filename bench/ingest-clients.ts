@@ -67,6 +67,9 @@ async function run(job: ClientsJob): Promise<ClientsDone> {
   return { outcomes };
 }
 
+// Without the bench there is nobody to report to: stop rather than stream on.
+process.once('disconnect', () => process.exit(1));
+
 process.once('message', (msg: unknown) => {
   if (!isJob(msg)) {
     console.error('ingest-clients: the parent sent something that is not a job');

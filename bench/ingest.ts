@@ -63,12 +63,16 @@ interface Run {
   analysesMin: number;
   analysesMedian: number;
   skippedMedian: number;
+  /** Analyses that failed (detector error, crash or timeout), all candidates together. */
+  analysesFailed: number;
   latencyP50: number | null;
   latencyP99: number | null;
   changeP99: number | null;
   serverCpu: number;
   detectorCpu: number;
   detectors: number;
+  /** Other children of the server: ffmpeg muxing the incident subtitles into each recording as its session ends. */
+  otherCpu: number;
   clientCpu: number;
   serverPeakMB: number;
   detectorRssMB: number;
@@ -229,15 +233,17 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
     analysesMin: Math.min(...analyses),
     analysesMedian: median(analyses),
     skippedMedian: median(skipped),
+    analysesFailed: sum(ids.map((id) => traces.get(id)?.status?.analysis_failed ?? 0)),
     latencyP50: p50s.length ? median(p50s) : null,
     latencyP99: p99s.length ? Math.max(...p99s) : null,
     changeP99: change99s.length ? Math.max(...change99s) : null,
     serverCpu: cpu.mainPct,
-    detectorCpu: cpu.childrenPct,
-    detectors: cpu.children,
+    detectorCpu: cpu.detectorPct,
+    detectors: cpu.detectors,
+    otherCpu: cpu.otherPct,
     clientCpu: (sum(clientCpu) - sum(clientCpu0)) / wall * 100,
     serverPeakMB: cpu.peakRssMB,
-    detectorRssMB: cpu.childrenRssMB,
+    detectorRssMB: cpu.detectorRssMB,
     statusMaxMs: health.maxReplyMs,
     statusTimeouts: health.timeouts,
     failures,
@@ -246,7 +252,7 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
 
 const HEADER = [
   'detection', 'clients', 'frames sent', 'recorded (ffprobe)', 'lost', 'audio s sent', 'audio s recorded', 'fps per client min / median',
-  'analyses/s per candidate min / median', 'skipped/s median', 'verdict ms p50 / p99', 'change ms p99', 'server CPU %', 'detector CPU % (procs)',
+  'analyses/s per candidate min / median', 'skipped/s median', 'analyses failed', 'verdict ms p50 / p99', 'change ms p99', 'server CPU %', 'detector CPU % (procs)', 'ffmpeg mux CPU %',
   'client CPU %', 'server peak RSS MB', 'slowest status reply ms',
 ];
 const RIGHT = HEADER.map((_, i) => i > 0);
@@ -265,10 +271,12 @@ function row(r: Run): Array<string | number> {
     `${fmt(r.fpsMin, 2)} / ${fmt(r.fpsMedian, 2)}`,
     det ? `${fmt(r.analysesMin, 1)} / ${fmt(r.analysesMedian, 1)}` : '-',
     det ? fmt(r.skippedMedian, 1) : '-',
+    det ? r.analysesFailed : '-',
     det ? `${ms(r.latencyP50)} / ${ms(r.latencyP99)}` : '-',
     det ? ms(r.changeP99) : '-',
     fmt(r.serverCpu),
     det ? `${fmt(r.detectorCpu)} (${r.detectors})` : '-',
+    fmt(r.otherCpu),
     fmt(r.clientCpu),
     fmt(r.serverPeakMB),
     r.statusTimeouts > 0 ? `${fmt(r.statusMaxMs)} (${r.statusTimeouts} over 20 s)` : fmt(r.statusMaxMs),
@@ -344,7 +352,9 @@ async function main(): Promise<void> {
         `skipped frames are those the latest-frame slot replaced before analysis. Verdict latency is from a frame's arrival ` +
         `at the server to its verdict applied and any VERDICT written: the median of the candidates' p50 and the worst ` +
         `candidate's p99; "change" is from the first frame no analysis had seen yet, i.e. how late a change on camera is ` +
-        `reported at worst. CPU is from /proc over the run (100 % is one core); server peak RSS is its VmHWM. The slowest ` +
+        `reported at worst. CPU is from /proc over the run (100 % is one core): the server process, its detector processes, ` +
+        `and the ffmpeg processes it starts as sessions end to add the incident subtitle track (the sample speech opens ` +
+        `speech incidents; sampled once a second, so a lower bound); server peak RSS is its VmHWM. The slowest ` +
         `status reply (polled once a second over the admin socket) shows how long the server's event loop stalled at worst.`,
       ...(target ? ['', target.text] : []),
     ];

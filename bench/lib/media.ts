@@ -88,6 +88,7 @@ export interface BenchServer {
 /** Servers still running, killed if the bench itself dies, so no server outlives it. */
 const live = new Set<ChildProcess>();
 process.once('exit', () => live.forEach((p) => p.kill('SIGKILL')));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 /** Starts `bin/vigil serve` on a free port and waits until its admin socket answers. */
 export async function startServer(recordDir: string, args: string[]): Promise<BenchServer> {

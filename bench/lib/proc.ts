@@ -43,17 +43,41 @@ export function childPids(pid: number): number[] {
   return out;
 }
 
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
+/** A server's child is a detector process when it runs the detector worker; anything else (ffmpeg muxing subtitles at a session's end) is "other". */
+export const isDetector = (cmd: string): boolean => /detect[/\\]worker\.js/.test(cmd);
+
+export interface CpuFigures {
+  mainPct: number;
+  /** Children that run the detector worker. */
+  detectorPct: number;
+  detectors: number;
+  /** Any other children (ffmpeg subtitle muxes when sessions end). */
+  otherPct: number;
+  others: number;
+  peakRssMB: number;
+  detectorRssMB: number;
+  seconds: number;
+}
+
 /**
- * Samples the CPU of a process and, separately, of its children (the detector processes) every call to
+ * Samples the CPU of a process and, separately, of its detector children and its other children every call to
  * sample(); children that start or are replaced during the run are picked up at the next sample, and a child
- * that dies between samples loses at most one interval of its CPU.
+ * that lives less than one interval is missed (so "other" is a lower bound).
  */
 export class CpuMeter {
-  private readonly seen = new Map<number, { first: number; last: number }>();
+  private readonly seen = new Map<number, { first: number; last: number; detector: boolean }>();
   private mainFirst: number;
   private mainLast: number;
   private peakRss = 0;
-  private childPeakRss = 0;
+  private detectorPeakRss = 0;
   private readonly t0 = performance.now();
   private t1 = this.t0;
 
@@ -70,29 +94,38 @@ export class CpuMeter {
     this.mainLast = main;
     this.t1 = performance.now();
     this.peakRss = Math.max(this.peakRss, peakRssMB(this.pid));
-    let childRss = 0;
+    let detectorRss = 0;
     for (const child of childPids(this.pid)) {
       const cpu = cpuSeconds(child);
       if (cpu === null) continue;
-      childRss += rssMB(child);
       const known = this.seen.get(child);
+      const detector = known?.detector ?? isDetector(cmdline(child));
+      if (detector) detectorRss += rssMB(child);
       if (known) known.last = cpu;
-      else this.seen.set(child, { first: 0, last: cpu });
+      else this.seen.set(child, { first: 0, last: cpu, detector });
     }
-    this.childPeakRss = Math.max(this.childPeakRss, childRss);
+    this.detectorPeakRss = Math.max(this.detectorPeakRss, detectorRss);
   }
 
   /** CPU percent (100 = one core) of the process itself and of its children, over the time sampled. */
-  result(): { mainPct: number; childrenPct: number; children: number; peakRssMB: number; childrenRssMB: number; seconds: number } {
+  result(): CpuFigures {
     const s = Math.max(1e-3, (this.t1 - this.t0) / 1000);
-    let kids = 0;
-    for (const v of this.seen.values()) kids += v.last - v.first;
+    let det = 0;
+    let other = 0;
+    let detectors = 0;
+    let others = 0;
+    for (const v of this.seen.values()) {
+      if (v.detector) (det += v.last - v.first), detectors++;
+      else (other += v.last - v.first), others++;
+    }
     return {
       mainPct: ((this.mainLast - this.mainFirst) / s) * 100,
-      childrenPct: (kids / s) * 100,
-      children: this.seen.size,
+      detectorPct: (det / s) * 100,
+      detectors,
+      otherPct: (other / s) * 100,
+      others,
       peakRssMB: this.peakRss,
-      childrenRssMB: this.childPeakRss,
+      detectorRssMB: this.detectorPeakRss,
       seconds: s,
     };
   }
