@@ -17,7 +17,7 @@
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { AdminClient } from '../src/admin/client';
 import { packetTimes, probe } from '../src/media/probe';
@@ -78,6 +78,7 @@ interface Run {
   detectorRssMB: number;
   statusMaxMs: number;
   statusTimeouts: number;
+  loadMax: number;
   failures: string[];
 }
 
@@ -87,6 +88,8 @@ const sampleOf = (c: CandidateStatus): Sample => ({ analyses: c.analyses + c.ana
 interface StatusHealth {
   maxReplyMs: number;
   timeouts: number;
+  /** The machine's 1-minute load average, sampled with each status: how much else wanted the cores. */
+  loads: number[];
 }
 
 /**
@@ -97,6 +100,7 @@ async function traceStatus(adminSocket: string, traces: Map<string, CandidateTra
   let admin: AdminClient | null = null;
   while (!stop.aborted) {
     meter.sample();
+    health.loads.push(loadavg()[0]!);
     const asked = performance.now();
     try {
       admin ??= await AdminClient.connect(adminSocket, 20_000);
@@ -162,7 +166,7 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
   const meter = new CpuMeter(server.pid);
   const traces = new Map<string, CandidateTrace>();
   const stop = new AbortController();
-  const health: StatusHealth = { maxReplyMs: 0, timeouts: 0 };
+  const health: StatusHealth = { maxReplyMs: 0, timeouts: 0, loads: [] };
   const tracing = traceStatus(server.adminSocket, traces, meter, stop.signal, health);
   const jobs = Array.from({ length: procs }, (_, p) =>
     runClients({ port: server.port, ids: ids.filter((_, i) => i % procs === p), seconds: SECONDS, framesFile, pcmFile, staggerMs: 2_000 }),
@@ -246,6 +250,7 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
     detectorRssMB: cpu.detectorRssMB,
     statusMaxMs: health.maxReplyMs,
     statusTimeouts: health.timeouts,
+    loadMax: Math.max(0, ...health.loads),
     failures,
   };
 }
@@ -253,7 +258,7 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
 const HEADER = [
   'detection', 'clients', 'frames sent', 'recorded (ffprobe)', 'lost', 'audio s sent', 'audio s recorded', 'fps per client min / median',
   'analyses/s per candidate min / median', 'skipped/s median', 'analyses failed', 'verdict ms p50 / p99', 'change ms p99', 'server CPU %', 'detector CPU % (procs)', 'ffmpeg mux CPU %',
-  'client CPU %', 'server peak RSS MB', 'slowest status reply ms',
+  'client CPU %', 'server peak RSS MB', 'slowest status reply ms', 'machine load max',
 ];
 const RIGHT = HEADER.map((_, i) => i > 0);
 
@@ -280,6 +285,7 @@ function row(r: Run): Array<string | number> {
     fmt(r.clientCpu),
     fmt(r.serverPeakMB),
     r.statusTimeouts > 0 ? `${fmt(r.statusMaxMs)} (${r.statusTimeouts} over 20 s)` : fmt(r.statusMaxMs),
+    fmt(r.loadMax, 1),
   ];
 }
 
@@ -355,7 +361,9 @@ async function main(): Promise<void> {
         `reported at worst. CPU is from /proc over the run (100 % is one core): the server process, its detector processes, ` +
         `and the ffmpeg processes it starts as sessions end to add the incident subtitle track (the sample speech opens ` +
         `speech incidents; sampled once a second, so a lower bound); server peak RSS is its VmHWM. The slowest ` +
-        `status reply (polled once a second over the admin socket) shows how long the server's event loop stalled at worst.`,
+        `status reply (polled once a second over the admin socket) shows how long the server's event loop stalled at worst. ` +
+        `"Machine load max" is the highest 1-minute load average seen during the run: on 2 cores, anything above about 3 ` +
+        `means other programs took CPU from the server and its detectors, and the figures are lower than the code can do.`,
       ...(target ? ['', target.text] : []),
     ];
     console.log(`results: ${writeResult('ingest', machine, notes.join('\n'))}`);

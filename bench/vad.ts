@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { VoiceActivityDetector, type VadFrame } from '../src/detect/vad';
 import { WavFileSource } from '../src/media/wav-file';
-import { MEDIA, machineInfo, machineLine, table, writeResult } from './lib/report';
+import { MEDIA, cpuTimeS, machineInfo, machineLine, table, writeResult } from './lib/report';
 
 async function main(): Promise<void> {
   const labels = readFileSync(path.join(MEDIA, 'audio', 'segments.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
@@ -19,11 +19,11 @@ async function main(): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of wav.chunks(40)) chunks.push(c);
     const vad = new VoiceActivityDetector(wav.format.sampleRate, wav.format.channels);
-    const t0 = process.hrtime.bigint();
+    const t0 = cpuTimeS();
     const frames: VadFrame[] = [];
     for (const c of chunks) frames.push(...vad.push(c));
     frames.push(...vad.flush());
-    const us = Number(process.hrtime.bigint() - t0) / 1000;
+    const us = (cpuTimeS() - t0) * 1e6;
     const seconds = chunks.reduce((a, c) => a + c.length, 0) / 2 / wav.format.channels / wav.format.sampleRate;
     const windows = new Map<number, [number, number]>();
     for (const f of frames) {

@@ -70,3 +70,9 @@ export function strArg(name: string, dflt: string): string {
 }
 
 export const fmt = (v: number, digits = 0): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** This process's own CPU time (user + system) in seconds: unlike wall time, other programs on a shared machine do not inflate it. */
+export function cpuTimeS(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
