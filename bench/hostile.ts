@@ -40,7 +40,7 @@ const PAYLOADS = [junk, Buffer.from('5603ffffffff', 'hex'), Buffer.concat(Array.
 async function main(): Promise<void> {
   const machine = machineInfo();
   const dir = mkdtempSync(path.join(tmpdir(), 'vigil-hostile-'));
-  const server = await startServer(dir, ['--log-level', 'info', '--detector', DETECTOR]);
+  const server = await startServer(dir, ['--log-level', 'info', '--detector', DETECTOR], 'discard');
   const port = server.port;
   const jpegs = await sampleJpegs();
 

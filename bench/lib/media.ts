@@ -90,10 +90,13 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => live.forEach((p) => p.kill('SIGKILL')));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
-/** Starts `bin/vigil serve` on a free port and waits until its admin socket answers. */
-export async function startServer(recordDir: string, args: string[]): Promise<BenchServer> {
+/**
+ * Starts `bin/vigil serve` on a free port and waits until its admin socket answers. Its log goes to our stderr,
+ * or nowhere with `logs: 'discard'` (a bench that measures the cost of logging at info, without printing it).
+ */
+export async function startServer(recordDir: string, args: string[], logs: 'show' | 'discard' = 'show'): Promise<BenchServer> {
   const proc = spawn(path.join(REPO, 'bin', 'vigil'), ['serve', '--port', '0', '--record-dir', recordDir, '--auth', 'none', ...args], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', logs === 'show' ? 'inherit' : 'ignore'],
   });
   live.add(proc);
   const exited = new Promise<number | null>((resolve) =>
