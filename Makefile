@@ -13,7 +13,7 @@ APT_PACKAGES := libopencv-dev opencv-data ffmpeg libasound2-dev xvfb x11-utils
 SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: build deps system-deps test demo bench clean
+.PHONY: build deps system-deps test demo bench bench-readme clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -41,6 +41,7 @@ test: build
 demo: build
 	bash scripts/demo.sh
 
+# Each bench writes bench/results/NAME.md; bench-readme copies them into README.md's <!-- bench:NAME --> sections.
 bench: build
 	node dist/bench/protocol.js
 	node dist/bench/ingest.js
@@ -48,6 +49,10 @@ bench: build
 	node dist/bench/hostile.js
 	node dist/bench/fuzz.js
 	node dist/bench/vad.js
+	node dist/bench/readme.js
+
+bench-readme: build
+	node dist/bench/readme.js
 
 clean:
 	rm -rf dist

@@ -1,45 +1,33 @@
 /**
  * bench/hostile: how many hostile connections a second the server sheds while 10 real candidates stream, and
- * whether those candidates lose anything; RSS over time. The attackers (random bytes, 4 GB frame headers,
- * HELLO floods) come from many loopback addresses, as many connections in flight as --concurrency allows.
+ * whether those candidates lose anything (counted in their recordings with ffprobe); the server's RSS over time
+ * and its peak (VmHWM). The attackers (random bytes, 4 GB frame headers, HELLO floods) come from many loopback
+ * addresses, as many connections in flight as --concurrency allows. Detection is off unless --detector says
+ * otherwise, and the table says which. Fails (exit 1, no results written) if a candidate loses anything.
  *
- *   node dist/bench/hostile.js [--seconds 20] [--concurrency 64]
+ *   node dist/bench/hostile.js [--seconds 20] [--concurrency 64] [--detector none|dnn|haar]
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AdminClient } from '../src/admin/client';
-import { CandidateClient, type AudioSource, type VideoSource } from '../src/client/client';
-import { VideoFileSource } from '../src/media/video-file';
+import { CandidateClient, type AudioSource } from '../src/client/client';
+import { probe } from '../src/media/probe';
 import { PROTOCOL_VERSION, encode } from '../src/protocol';
-import type { SessionRecord } from '../src/server';
+import { MemoryVideo, median, sampleJpegs, startServer } from './lib/media';
+import { CpuMeter, rssMB } from './lib/proc';
+import { fmt, intArg, machineInfo, machineLine, strArg, table, writeResult } from './lib/report';
 
-const arg = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-};
-const SECONDS = Number(arg('--seconds', '20'));
-const CONCURRENCY = Number(arg('--concurrency', '64'));
-const REPO = path.resolve(__dirname, '..', '..');
-const MEDIA = process.env['VIGIL_MEDIA'] ?? path.resolve(REPO, '..', 'shared', 'media');
-
-const rssMB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-
-class LoopVideo implements VideoSource {
-  readonly fps = 15;
-  constructor(private readonly jpegs: Buffer[], private readonly count: number) {}
-  async *frames(): AsyncGenerator<Buffer> {
-    for (let i = 0; i < this.count; i++) yield this.jpegs[i % this.jpegs.length]!;
-  }
-}
+const SECONDS = intArg('--seconds', 20);
+const CONCURRENCY = intArg('--concurrency', 64);
+const DETECTOR = strArg('--detector', 'none');
+const CANDIDATES = 10;
 
 class SilentAudio implements AudioSource {
   readonly format = { sampleRate: 16000, channels: 1 };
   constructor(private readonly seconds: number) {}
   async *chunks(chunkMs: number): AsyncGenerator<Buffer> {
-    const bytes = (16000 * chunkMs) / 1000 * 2;
+    const bytes = ((16000 * chunkMs) / 1000) * 2;
     for (let at = 0; at < this.seconds * 32000; at += bytes) yield Buffer.alloc(bytes);
   }
 }
@@ -50,21 +38,16 @@ const hello = (id: string): Buffer =>
 const PAYLOADS = [junk, Buffer.from('5603ffffffff', 'hex'), Buffer.concat(Array.from({ length: 200 }, (_, i) => hello(`flood-${i % 2}`)))];
 
 async function main(): Promise<void> {
+  const machine = machineInfo();
   const dir = mkdtempSync(path.join(tmpdir(), 'vigil-hostile-'));
-  const proc = spawn(path.join(REPO, 'bin', 'vigil'), ['serve', '--port', '0', '--record-dir', dir, '--log-level', 'info', '--auth', 'none', '--detector', 'none'], { stdio: 'ignore' });
-  let admin: AdminClient | null = null;
-  for (let i = 0; i < 100 && !admin; i++) {
-    admin = await AdminClient.connect(path.join(dir, 'vigil.sock'), 500).catch(async () => (await new Promise((r) => setTimeout(r, 100)), null));
-  }
-  const port = Number((await admin!.status()).listen.split(':').pop());
-  const src = await VideoFileSource.open(path.join(MEDIA, 'video', 'candidate-ok.mp4'), { width: 640, height: 480, quality: 90 });
-  const jpegs: Buffer[] = [];
-  for await (const f of src.frames()) jpegs.push(f);
+  const server = await startServer(dir, ['--log-level', 'info', '--detector', DETECTOR], 'discard');
+  const port = server.port;
+  const jpegs = await sampleJpegs();
 
-  const candidates = Array.from({ length: 10 }, (_, i) =>
+  const candidates = Array.from({ length: CANDIDATES }, (_, i) =>
     new CandidateClient({
       host: '127.0.0.1', port, candidateId: `real-${i}`, token: '', clientVersion: 'bench',
-      video: { source: new LoopVideo(jpegs, SECONDS * 15), width: 640, height: 480 },
+      video: { source: new MemoryVideo(jpegs, SECONDS * 15), width: 640, height: 480 },
       audio: new SilentAudio(SECONDS), loop: false, print: () => undefined, replyTimeoutMs: 60_000,
     }).run(),
   );
@@ -74,6 +57,7 @@ async function main(): Promise<void> {
   let stop = false;
   const perSecond: number[] = [];
   const rss: number[] = [];
+  const meter = new CpuMeter(server.pid);
   const attacker = async (lane: number): Promise<void> => {
     while (!stop) {
       const n = opened++;
@@ -94,31 +78,47 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => {
     perSecond.push(shed - last);
     last = shed;
-    rss.push(rssMB(proc.pid!));
+    rss.push(rssMB(server.pid));
+    meter.sample();
   }, 1000);
   const lanes = Array.from({ length: CONCURRENCY }, (_, i) => attacker(i));
   const results = await Promise.all(candidates);
   stop = true;
   await Promise.all(lanes);
   clearInterval(sampler);
+  meter.sample();
+  const cpu = meter.result();
   const wall = (performance.now() - t0) / 1000;
-  await new Promise<void>((resolve) => {
-    proc.once('exit', () => resolve());
-    proc.kill('SIGTERM');
-  });
-  admin!.close();
+  const serverExit = await server.stop();
   let recorded = 0;
   for (const id of readdirSync(dir).filter((d) => d.startsWith('real-'))) {
-    for (const s of readdirSync(path.join(dir, id))) recorded += (JSON.parse(readFileSync(path.join(dir, id, s, 'session.json'), 'utf8')) as SessionRecord).frames_written;
+    for (const s of readdirSync(path.join(dir, id))) {
+      const info = await probe(path.join(dir, id, s, 'recording.mkv'), { countPackets: true, timeoutMs: 120_000 });
+      recorded += Number(info.streams.find((st) => st.codec_type === 'video')?.nb_read_packets ?? 0);
+    }
   }
   rmSync(dir, { recursive: true, force: true });
   const sent = results.reduce((a, r) => a + r.videoFramesSent, 0);
-  const sorted = [...perSecond].sort((a, b) => a - b);
-  console.log(`bench/hostile: ${cpus().length} x ${cpus()[0]?.model.trim()}, node ${process.version}; ${SECONDS} s, ${CONCURRENCY} hostile connections in flight, attackers and candidates in this process`);
-  console.log('| candidates | frames sent | recorded | lost | candidate failures | hostile shed | shed/s mean | shed/s median | RSS start MB | RSS max MB | RSS end MB |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  console.log(`| 10 | ${sent} | ${recorded} | ${sent - recorded} | ${results.filter((r) => r.exitCode !== 0).length} | ${shed} | ${(shed / wall).toFixed(0)} | ${sorted[Math.floor(sorted.length / 2)] ?? 0} | ${rss[0]?.toFixed(0)} | ${Math.max(...rss).toFixed(0)} | ${rss[rss.length - 1]?.toFixed(0)} |`);
-  console.log(`RSS MB each second: ${rss.map((r) => r.toFixed(0)).join(' ')}`);
+  const failures = results.filter((r) => r.exitCode !== 0).length;
+  const detection = DETECTOR === 'none' ? 'off' : DETECTOR;
+  const intro =
+    `${CANDIDATES} candidates stream 640x480 JPEG at 15 fps with audio for ${SECONDS} s while hostile connections (random bytes, ` +
+    `4 GB frame headers, HELLO floods; ${CONCURRENCY} in flight from many loopback addresses) are shed; detection ${detection}, ` +
+    `server logging at \`info\`. Attackers and candidates share the bench process and the cores with the server. ` +
+    `Frames "recorded" are counted in the recordings with ffprobe.`;
+  const body = table(
+    ['detection', 'candidates', 'frames sent', 'recorded (ffprobe)', 'lost', 'candidate failures', 'hostile shed', 'shed/s mean', 'shed/s median', 'server CPU %', 'RSS start MB', 'RSS end MB', 'server peak RSS MB'],
+    [[detection, CANDIDATES, sent, recorded, sent - recorded, failures, fmt(shed), fmt(shed / wall), fmt(median(perSecond)), fmt(cpu.mainPct), fmt(rss[0] ?? 0), fmt(rss[rss.length - 1] ?? 0), fmt(cpu.peakRssMB)]],
+    [false, true, true, true, true, true, true, true, true, true, true, true, true],
+  );
+  const rssLine = `RSS over the ${SECONDS} s (MB, once a second): ${rss.map((r) => r.toFixed(0)).join(' ')}.`;
+  console.log(`bench/hostile: ${machineLine(machine)}\n${intro}\n${body}\n${rssLine}`);
+  if (sent !== recorded || failures > 0 || serverExit !== 0) {
+    console.error(`bench/hostile: FAILED: ${sent - recorded} frames lost, ${failures} candidate(s) failed, server exit ${serverExit}. Results not written.`);
+    process.exitCode = 1;
+    return;
+  }
+  writeResult('hostile', machine, `${intro}\n\n${body}\n\n${rssLine}`);
 }
 
 main().catch((err: unknown) => {

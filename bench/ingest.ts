@@ -1,201 +1,379 @@
 /**
- * bench/ingest: N candidates (default 1, 8, 32) stream 640x480 JPEG at 15 fps plus 16 kHz mono audio to a real
- * `vigil serve` process for a fixed time. Reports frames/s received and recorded, server CPU and memory, and
- * frames lost (sent but not in the recording). Clients run in this process with the real client code and
- * pre-encoded frames, so the server's cost is what is measured, not ffmpeg's.
+ * bench/ingest: N candidates (default 1, 8, 32, 64, 100) stream 640x480 JPEG at 15 fps plus 16 kHz mono audio
+ * to a real `vigil serve` process for 30 s, once without detection and once with the default DNN detection.
  *
- *   node dist/bench/ingest.js [--clients 1,8,32] [--seconds 20]
+ * Measured from outside the server: frames and audio in the recordings counted with ffprobe (not the server's
+ * counters), fps per client from frames recorded over the wall time the client streamed, CPU of the server
+ * and of its detector processes from /proc (found by parent pid), the server's peak RSS (VmHWM). From the
+ * server's `status`: analyses and skips per candidate per second and the verdict latency (frame arrival to
+ * verdict applied and VERDICT written). The candidates are the real client code in two child processes,
+ * replaying JPEGs encoded once, so they fit beside the server on two cores; their CPU is printed too.
+ *
+ * A run that loses a frame or a second of audio, or whose clients or server fail, makes the bench exit 1
+ * without writing its results: no table over lost data.
+ *
+ *   node dist/bench/ingest.js [--clients 1,8,32,64,100] [--seconds 30] [--detector none,dnn]
+ *                             [--client-procs 2] [--require-target] [--no-results]
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { fork } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { AdminClient } from '../src/admin/client';
-import { CandidateClient, type AudioSource, type VideoSource } from '../src/client/client';
-import { VideoFileSource } from '../src/media/video-file';
-import type { SessionRecord } from '../src/server';
+import { packetTimes, probe } from '../src/media/probe';
+import type { CandidateStatus } from '../src/protocol';
+import type { ClientOutcome, ClientsDone, ClientsJob } from './ingest-clients';
+import { median, sampleJpegs, samplePcm, saveFrames, startServer } from './lib/media';
+import { CpuMeter, cpuSeconds } from './lib/proc';
+import { fmt, intArg, machineInfo, machineLine, strArg, table, writeResult } from './lib/report';
 
-const arg = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-};
-const CLIENTS = arg('--clients', '1,8,32').split(',').map(Number);
-const SECONDS = Number(arg('--seconds', '20'));
-const DETECTORS = arg('--detector', 'none,dnn').split(',');
-const REPO = path.resolve(__dirname, '..', '..');
-const MEDIA = process.env['VIGIL_MEDIA'] ?? path.resolve(REPO, '..', 'shared', 'media');
-const CLK_TCK = 100;
+const CLIENTS = strArg('--clients', '1,8,32,64,100').split(',').map(Number);
+const SECONDS = intArg('--seconds', 30);
+const DETECTORS = strArg('--detector', 'none,dnn').split(',');
+const CLIENT_PROCS = intArg('--client-procs', 2);
+const REQUIRE_TARGET = process.argv.includes('--require-target');
+const WRITE_RESULTS = !process.argv.includes('--no-results');
+/** Issue 10's target, checked on the largest run with detection. */
+const TARGET = { minAnalysesPerS: 3, verdictP99Ms: 500 };
+/** Status samples before a candidate has streamed this long are warm-up, not steady state. */
+const WARMUP_S = 3;
 
-function procStat(pid: number): { cpuS: number; rssMB: number; peakMB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuS = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { cpuS, rssMB: kb('VmRSS') / 1024, peakMB: kb('VmHWM') / 1024 };
+interface Sample {
+  analyses: number;
+  skipped: number;
+  connectedS: number;
 }
 
-class MemoryVideo implements VideoSource {
-  readonly fps = 15;
-  constructor(
-    private readonly jpegs: Buffer[],
-    private readonly count: number,
-  ) {}
-  async *frames(): AsyncGenerator<Buffer> {
-    for (let i = 0; i < this.count; i++) yield this.jpegs[i % this.jpegs.length]!;
-  }
+interface CandidateTrace {
+  first: Sample | null;
+  last: Sample | null;
+  status: CandidateStatus | null;
 }
 
-class MemoryAudio implements AudioSource {
-  readonly format = { sampleRate: 16000, channels: 1 };
-  constructor(
-    private readonly pcm: Buffer,
-    private readonly seconds: number,
-  ) {}
-  async *chunks(chunkMs: number): AsyncGenerator<Buffer> {
-    const bytes = (16000 * chunkMs) / 1000 * 2;
-    const total = this.seconds * 16000 * 2;
-    for (let at = 0; at < total; at += bytes) {
-      const off = at % (this.pcm.length - bytes);
-      yield this.pcm.subarray(off - (off % 2), off - (off % 2) + bytes);
-    }
-  }
-}
-
-async function startServer(dir: string, detector: string): Promise<{ pid: number; port: number; stop: () => Promise<void> }> {
-  const proc = spawn(path.join(REPO, 'bin', 'vigil'), ['serve', '--port', '0', '--record-dir', dir, '--log-level', 'warn', '--detector', detector, '--auth', 'none'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  // The listening line is logged at info; with --log-level warn we find the port through the admin socket.
-
-  const sock = path.join(dir, 'vigil.sock');
-  for (let i = 0; i < 100; i++) {
-    try {
-      const admin = await AdminClient.connect(sock, 500);
-      const st = await admin.status();
-      admin.close();
-      const port = Number(st.listen.split(':').pop());
-      return {
-        pid: proc.pid!,
-        port,
-        stop: () =>
-          new Promise((resolve) => {
-            proc.once('exit', () => resolve());
-            proc.kill('SIGTERM');
-          }),
-      };
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error('server did not start');
-}
-
-interface Row {
+interface Run {
   detector: string;
   clients: number;
-  sent: number;
-  recorded: number;
-  lost: number;
-  fpsPerClient: number;
-  recordedPerS: number;
-  cpuPct: number;
-  rssMB: number;
-  rssPerClientMB: number;
-  peakMB: number;
-  clientFailures: number;
-  detectCpuPct: number;
+  framesSent: number;
+  framesRecorded: number;
+  lostFrames: number;
+  audioSent: number;
+  audioRecorded: number;
+  fpsMin: number;
+  fpsMedian: number;
+  analysesMin: number;
+  analysesMedian: number;
+  skippedMedian: number;
+  /** Analyses that failed (detector error, crash or timeout), all candidates together. */
+  analysesFailed: number;
+  latencyP50: number | null;
+  latencyP99: number | null;
+  changeP99: number | null;
+  serverCpu: number;
+  detectorCpu: number;
+  detectors: number;
+  /** Other children of the server: ffmpeg muxing the incident subtitles into each recording as its session ends. */
+  otherCpu: number;
+  clientCpu: number;
+  /** Times clients lost the connection and resumed (the server dropped them, e.g. idle_timeout when starved). */
+  reconnects: number;
+  serverPeakMB: number;
+  detectorRssMB: number;
+  statusMaxMs: number;
+  statusTimeouts: number;
+  loadMax: number;
+  failures: string[];
 }
 
-/** CPU seconds of a process and its children that have exited (the detector processes, once stopped). */
-function treeCpuS(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+const sampleOf = (c: CandidateStatus): Sample => ({ analyses: c.analyses + c.analysis_gated, skipped: c.analysis_skipped, connectedS: c.connected_s });
+
+/** What polling `status` saw of the server's responsiveness: a slow answer means its event loop was stalled. */
+interface StatusHealth {
+  maxReplyMs: number;
+  timeouts: number;
+  /** The machine's 1-minute load average, sampled with each status: how much else wanted the cores. */
+  loads: number[];
 }
 
-function childPids(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-async function runCase(detector: string, n: number, jpegs: Buffer[], pcm: Buffer): Promise<Row> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-bench-'));
-  const server = await startServer(dir, detector);
-  const idle = procStat(server.pid);
-  const frames = SECONDS * 15;
-  const clients = Array.from({ length: n }, (_, i) =>
-    new CandidateClient({
-      host: '127.0.0.1',
-      port: server.port,
-      candidateId: `bench-${i}`,
-      token: '',
-      clientVersion: 'bench',
-      video: { source: new MemoryVideo(jpegs, frames), width: 640, height: 480 },
-      audio: new MemoryAudio(pcm, SECONDS),
-      loop: false,
-      print: () => undefined,
-      replyTimeoutMs: 60_000,
-    }),
-  );
-  const before = procStat(server.pid);
-  const workers = childPids(server.pid);
-  const workersBefore = workers.reduce((a, p) => a + treeCpuS(p), 0);
-  const t0 = performance.now();
-  // Stagger starts over one frame interval, as real candidates do not join in the same millisecond.
-  const results = await Promise.all(clients.map(async (c, i) => {
-    await new Promise((r) => setTimeout(r, (i * 66) / n));
-    return c.run();
-  }));
-  const wall = (performance.now() - t0) / 1000;
-  const after = procStat(server.pid);
-  const workersAfter = workers.reduce((a, p) => a + treeCpuS(p), 0);
-  await server.stop();
-  let recorded = 0;
-  for (const id of readdirSync(dir).filter((d) => d.startsWith('bench-'))) {
-    for (const s of readdirSync(path.join(dir, id))) {
-      recorded += (JSON.parse(readFileSync(path.join(dir, id, s, 'session.json'), 'utf8')) as SessionRecord).frames_written;
+/**
+ * Polls `status` once a second: per candidate the first steady-state sample and the latest one. A status that
+ * does not come within 20 s is counted and asked again, never fatal: the bench reports it.
+ */
+async function traceStatus(adminSocket: string, traces: Map<string, CandidateTrace>, meter: CpuMeter, stop: AbortSignal, health: StatusHealth): Promise<void> {
+  let admin: AdminClient | null = null;
+  while (!stop.aborted) {
+    meter.sample();
+    health.loads.push(loadavg()[0]!);
+    const asked = performance.now();
+    try {
+      admin ??= await AdminClient.connect(adminSocket, 20_000);
+      const status = await admin.status();
+      health.maxReplyMs = Math.max(health.maxReplyMs, performance.now() - asked);
+      for (const c of status.candidates) {
+        const t = traces.get(c.id) ?? { first: null, last: null, status: null };
+        if (c.connected_s >= WARMUP_S) {
+          t.first ??= sampleOf(c);
+          t.last = sampleOf(c);
+          t.status = c;
+        }
+        traces.set(c.id, t);
+      }
+    } catch {
+      health.timeouts++;
+      admin?.close();
+      admin = null;
     }
+    await new Promise((r) => setTimeout(r, 1_000));
   }
+  admin?.close();
+}
+
+function runClients(job: ClientsJob): { pid: number; done: Promise<ClientOutcome[]> } {
+  const child = fork(path.join(__dirname, 'ingest-clients.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const done = new Promise<ClientOutcome[]>((resolve, reject) => {
+    let outcomes: ClientOutcome[] | null = null;
+    child.once('message', (m) => (outcomes = (m as ClientsDone).outcomes));
+    child.once('exit', (code) => (outcomes ? resolve(outcomes) : reject(new Error(`client process exited with code ${code} before reporting`))));
+  });
+  child.send(job);
+  return { pid: child.pid!, done };
+}
+
+/** ffprobe's count of video packets and the audio seconds its packets cover, per candidate id. */
+async function recordedMedia(dir: string, ids: string[]): Promise<Map<string, { frames: number; audioS: number; sessions: number }>> {
+  const out = new Map<string, { frames: number; audioS: number; sessions: number }>();
+  const queue = [...ids];
+  const worker = async (): Promise<void> => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      const entry = { frames: 0, audioS: 0, sessions: 0 };
+      for (const s of readdirSync(path.join(dir, id))) {
+        const file = path.join(dir, id, s, 'recording.mkv');
+        const info = await probe(file, { countPackets: true, timeoutMs: 120_000 });
+        entry.frames += Number(info.streams.find((st) => st.codec_type === 'video')?.nb_read_packets ?? 0);
+        entry.audioS += (await packetTimes(file, 'a', 120_000))?.duration ?? 0;
+        entry.sessions++;
+      }
+      out.set(id, entry);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return out;
+}
+
+async function runCase(detector: string, n: number, framesFile: string, pcmFile: string): Promise<Run> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-bench-ingest-'));
+  // All bench candidates come from 127.0.0.1, so the per-address handshake limit is raised to let them join at once.
+  const server = await startServer(dir, ['--log-level', 'warn', '--detector', detector, '--max-pending-per-ip', String(Math.max(16, n))]);
+  const ids = Array.from({ length: n }, (_, i) => `bench-${String(i).padStart(3, '0')}`);
+  const procs = Math.min(CLIENT_PROCS, n);
+  const meter = new CpuMeter(server.pid);
+  const traces = new Map<string, CandidateTrace>();
+  const stop = new AbortController();
+  const health: StatusHealth = { maxReplyMs: 0, timeouts: 0, loads: [] };
+  const tracing = traceStatus(server.adminSocket, traces, meter, stop.signal, health);
+  const jobs = Array.from({ length: procs }, (_, p) =>
+    runClients({ port: server.port, ids: ids.filter((_, i) => i % procs === p), seconds: SECONDS, framesFile, pcmFile, staggerMs: 2_000 }),
+  );
+  const clientCpu0 = jobs.map((j) => cpuSeconds(j.pid) ?? 0);
+  const t0 = performance.now();
+  // Client CPU is read just before each process exits (it reports, then exits), so sample while they run.
+  const clientCpu = [...clientCpu0];
+  const clientSampler = setInterval(() => jobs.forEach((j, i) => (clientCpu[i] = cpuSeconds(j.pid) ?? clientCpu[i]!)), 500);
+  let outcomes: ClientOutcome[];
+  try {
+    outcomes = (await Promise.all(jobs.map((j) => j.done))).flat();
+  } catch (err) {
+    await server.stop();
+    throw err;
+  } finally {
+    clearInterval(clientSampler);
+    stop.abort();
+    await tracing;
+  }
+  const wall = (performance.now() - t0) / 1000;
+  meter.sample();
+  const cpu = meter.result();
+  const serverExit = await server.stop();
+  const recorded = await recordedMedia(dir, ids);
   rmSync(dir, { recursive: true, force: true });
-  const sent = results.reduce((a, r) => a + r.videoFramesSent, 0);
+
+  const failures: string[] = [];
+  if (serverExit !== 0) failures.push(`the server exited with code ${serverExit}`);
+  let lostFrames = 0;
+  const fps: number[] = [];
+  for (const o of outcomes) {
+    const rec = recorded.get(o.id) ?? { frames: 0, audioS: 0, sessions: 0 };
+    if (o.exitCode !== 0) failures.push(`${o.id}: client exit ${o.exitCode} (${o.reason})`);
+    if (rec.sessions !== 1) failures.push(`${o.id}: ${rec.sessions} recordings instead of one`);
+    if (rec.frames !== o.videoFramesSent) {
+      lostFrames += Math.max(0, o.videoFramesSent - rec.frames);
+      failures.push(`${o.id}: sent ${o.videoFramesSent} frames, the recording holds ${rec.frames}`);
+    }
+    if (Math.abs(rec.audioS - o.audioSecondsSent) > 0.05) failures.push(`${o.id}: sent ${o.audioSecondsSent.toFixed(2)} s of audio, the recording holds ${rec.audioS.toFixed(2)} s`);
+    if (o.lost > 0) failures.push(`${o.id}: the client lost ${o.lost} captured messages`);
+    fps.push(o.videoS > 0 ? (rec.frames - 1) / o.videoS : 0);
+  }
+  const analyses: number[] = [];
+  const skipped: number[] = [];
+  const p50s: number[] = [];
+  const p99s: number[] = [];
+  const change99s: number[] = [];
+  for (const id of ids) {
+    const t = traces.get(id);
+    const span = t?.first && t.last ? t.last.connectedS - t.first.connectedS : 0;
+    analyses.push(span > 0 ? (t!.last!.analyses - t!.first!.analyses) / span : 0);
+    skipped.push(span > 0 ? (t!.last!.skipped - t!.first!.skipped) / span : 0);
+    if (t?.status?.verdict_latency_ms) p50s.push(t.status.verdict_latency_ms.p50), p99s.push(t.status.verdict_latency_ms.p99);
+    if (t?.status?.change_latency_ms) change99s.push(t.status.change_latency_ms.p99);
+  }
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
   return {
     detector,
-    detectCpuPct: ((workersAfter - workersBefore) / wall) * 100,
     clients: n,
-    sent,
-    recorded,
-    lost: sent - recorded,
-    fpsPerClient: recorded / n / SECONDS,
-    recordedPerS: recorded / wall,
-    cpuPct: ((after.cpuS - before.cpuS) / wall) * 100,
-    rssMB: after.rssMB,
-    rssPerClientMB: (after.rssMB - idle.rssMB) / n,
-    peakMB: after.peakMB,
-    clientFailures: results.filter((r) => r.exitCode !== 0).length,
+    framesSent: sum(outcomes.map((o) => o.videoFramesSent)),
+    framesRecorded: sum([...recorded.values()].map((r) => r.frames)),
+    lostFrames,
+    audioSent: sum(outcomes.map((o) => o.audioSecondsSent)),
+    audioRecorded: sum([...recorded.values()].map((r) => r.audioS)),
+    fpsMin: Math.min(...fps),
+    fpsMedian: median(fps),
+    analysesMin: Math.min(...analyses),
+    analysesMedian: median(analyses),
+    skippedMedian: median(skipped),
+    analysesFailed: sum(ids.map((id) => traces.get(id)?.status?.analysis_failed ?? 0)),
+    latencyP50: p50s.length ? median(p50s) : null,
+    latencyP99: p99s.length ? Math.max(...p99s) : null,
+    changeP99: change99s.length ? Math.max(...change99s) : null,
+    serverCpu: cpu.mainPct,
+    detectorCpu: cpu.detectorPct,
+    detectors: cpu.detectors,
+    otherCpu: cpu.otherPct,
+    clientCpu: (sum(clientCpu) - sum(clientCpu0)) / wall * 100,
+    reconnects: sum(outcomes.map((o) => o.reconnects)),
+    serverPeakMB: cpu.peakRssMB,
+    detectorRssMB: cpu.detectorRssMB,
+    statusMaxMs: health.maxReplyMs,
+    statusTimeouts: health.timeouts,
+    loadMax: Math.max(0, ...health.loads),
+    failures,
+  };
+}
+
+const HEADER = [
+  'detection', 'clients', 'frames sent', 'recorded (ffprobe)', 'lost', 'audio s sent', 'audio s recorded', 'fps per client min / median',
+  'analyses/s per candidate min / median', 'skipped/s median', 'analyses failed', 'verdict ms p50 / p99', 'change ms p99', 'server CPU %', 'detector CPU % (procs)', 'ffmpeg mux CPU %',
+  'client CPU %', 'reconnects', 'server peak RSS MB', 'slowest status reply ms', 'machine load max',
+];
+const RIGHT = HEADER.map((_, i) => i > 0);
+
+function row(r: Run): Array<string | number> {
+  const det = r.detector !== 'none';
+  const ms = (v: number | null): string => (v === null ? '-' : fmt(v));
+  return [
+    r.detector === 'none' ? 'off' : `${r.detector}`,
+    r.clients,
+    r.framesSent,
+    r.framesRecorded,
+    r.lostFrames,
+    fmt(r.audioSent, 1),
+    fmt(r.audioRecorded, 1),
+    `${fmt(r.fpsMin, 2)} / ${fmt(r.fpsMedian, 2)}`,
+    det ? `${fmt(r.analysesMin, 1)} / ${fmt(r.analysesMedian, 1)}` : '-',
+    det ? fmt(r.skippedMedian, 1) : '-',
+    det ? r.analysesFailed : '-',
+    det ? `${ms(r.latencyP50)} / ${ms(r.latencyP99)}` : '-',
+    det ? ms(r.changeP99) : '-',
+    fmt(r.serverCpu),
+    det ? `${fmt(r.detectorCpu)} (${r.detectors})` : '-',
+    fmt(r.otherCpu),
+    fmt(r.clientCpu),
+    r.reconnects,
+    fmt(r.serverPeakMB),
+    r.statusTimeouts > 0 ? `${fmt(r.statusMaxMs)} (${r.statusTimeouts} over 20 s)` : fmt(r.statusMaxMs),
+    fmt(r.loadMax, 1),
+  ];
+}
+
+/** Issue 10's target on the largest run with detection, as a sentence that says which parts are met. */
+function targetLine(runs: Run[]): { text: string; met: boolean } | null {
+  const det = runs.filter((r) => r.detector !== 'none');
+  if (det.length === 0) return null;
+  const r = det.reduce((a, b) => (b.clients > a.clients ? b : a));
+  const frames = r.lostFrames === 0 && r.failures.length === 0;
+  const rate = r.analysesMin >= TARGET.minAnalysesPerS;
+  const lat = r.latencyP99 !== null && r.latencyP99 <= TARGET.verdictP99Ms;
+  const yn = (b: boolean): string => (b ? 'met' : 'NOT met');
+  return {
+    met: frames && rate && lat,
+    text:
+      `Target at ${r.clients} candidates with ${r.detector} detection: every frame recorded ${yn(frames)}; ` +
+      `every candidate analysed at least ${TARGET.minAnalysesPerS} times a second ${yn(rate)} (slowest ${fmt(r.analysesMin, 1)}/s); ` +
+      `verdict p99 at most ${TARGET.verdictP99Ms} ms ${yn(lat)} (worst candidate ${r.latencyP99 === null ? 'no verdicts' : `${fmt(r.latencyP99)} ms`}).`,
   };
 }
 
 async function main(): Promise<void> {
-  const src = await VideoFileSource.open(path.join(MEDIA, 'video', 'candidate-ok.mp4'), { width: 640, height: 480, quality: 90 });
-  const jpegs: Buffer[] = [];
-  for await (const f of src.frames()) jpegs.push(f);
-  const pcm = readFileSync(path.join(MEDIA, 'audio', 'speech-16k-mono.wav')).subarray(44);
+  const machine = machineInfo();
+  const work = mkdtempSync(path.join(tmpdir(), 'vigil-bench-frames-'));
+  const jpegs = await sampleJpegs();
+  const framesFile = path.join(work, 'frames.bin');
+  const pcmFile = path.join(work, 'speech.pcm');
+  saveFrames(framesFile, jpegs);
+  writeFileSync(pcmFile, samplePcm());
   const avgKB = jpegs.reduce((a, j) => a + j.length, 0) / jpegs.length / 1024;
-  console.log(`bench/ingest: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-  console.log(`each client: 640x480 JPEG ${avgKB.toFixed(1)} KB avg at 15 fps + 16 kHz mono s16 in 40 ms chunks, ${SECONDS} s; clients run in the bench process`);
-  console.log('| detection | clients | frames sent | recorded | lost | fps per client | frames/s recorded | server CPU % | detector CPU % | server RSS MB | RSS per client MB | client failures |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const detector of DETECTORS) {
-    for (const n of CLIENTS) {
-      const r = await runCase(detector, n, jpegs, pcm);
-      console.log(
-        `| ${r.detector} | ${r.clients} | ${r.sent} | ${r.recorded} | ${r.lost} | ${r.fpsPerClient.toFixed(1)} | ${r.recordedPerS.toFixed(0)} | ${r.cpuPct.toFixed(0)} | ${r.detector === 'none' ? '-' : r.detectCpuPct.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.rssPerClientMB.toFixed(2)} | ${r.clientFailures} |`,
-      );
+  const intro =
+    `Each candidate streams 640x480 JPEG (${avgKB.toFixed(1)} KB average, encoded once and replayed) at 15 fps plus 16 kHz mono ` +
+    `audio in 40 ms chunks for ${SECONDS} s to a real \`vigil serve\`; the candidates are the real client code in ${CLIENT_PROCS} ` +
+    `processes on the same cores. Detection off is \`--detector none\`; on is the default detector at the default ` +
+    `\`--analyze-fps 5\`, one detector process per core.`;
+  console.log(`bench/ingest: ${machineLine(machine)}`);
+  console.log(intro);
+  console.log(`| ${HEADER.join(' | ')} |`);
+  const runs: Run[] = [];
+  try {
+    for (const detector of DETECTORS) {
+      for (const n of CLIENTS) {
+        const r = await runCase(detector, n, framesFile, pcmFile);
+        runs.push(r);
+        console.log(`| ${row(r).join(' | ')} |`);
+        for (const f of r.failures) console.error(`  FAILED: ${f}`);
+      }
     }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const target = targetLine(runs);
+  if (target) console.log(target.text);
+  const failed = runs.filter((r) => r.failures.length > 0);
+  if (failed.length > 0) {
+    console.error(`bench/ingest: FAILED: ${failed.map((r) => `${r.clients} clients (detection ${r.detector}): ${r.failures.length} problem(s), ${r.lostFrames} frames lost`).join('; ')}. Results not written.`);
+    process.exitCode = 1;
+    return;
+  }
+  if (WRITE_RESULTS) {
+    const notes = [
+      intro,
+      '',
+      table(HEADER, runs.map(row), RIGHT),
+      '',
+      `Frames and audio seconds "recorded" are counted in the recordings with ffprobe after the server has finalised them; ` +
+        `the bench fails rather than print a row that lost any. fps per client is frames recorded over the wall time that client ` +
+        `streamed. Analyses per second are per candidate in steady state (after ${WARMUP_S} s), from the server's status; ` +
+        `skipped frames are those the latest-frame slot replaced before analysis. Verdict latency is from a frame's arrival ` +
+        `at the server to its verdict applied and any VERDICT written: the median of the candidates' p50 and the worst ` +
+        `candidate's p99; "change" is from the first frame no analysis had seen yet, i.e. how late a change on camera is ` +
+        `reported at worst. CPU is from /proc over the run (100 % is one core): the server process, its detector processes, ` +
+        `and the ffmpeg processes it starts as sessions end to add the incident subtitle track (the sample speech opens ` +
+        `speech incidents; sampled once a second, so a lower bound); server peak RSS is its VmHWM. The slowest ` +
+        `status reply (polled once a second over the admin socket) shows how long the server's event loop stalled at worst. ` +
+        `"Machine load max" is the highest 1-minute load average seen during the run: on 2 cores, anything above about 3 ` +
+        `means other programs took CPU from the server and its detectors, and the figures are lower than the code can do.`,
+      ...(target ? ['', target.text] : []),
+    ];
+    console.log(`results: ${writeResult('ingest', machine, notes.join('\n'))}`);
+  }
+  if (REQUIRE_TARGET && target && !target.met) {
+    console.error('bench/ingest: the target is not met (--require-target)');
+    process.exitCode = 1;
   }
 }
 

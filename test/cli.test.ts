@@ -29,6 +29,32 @@ describe('vigil status', () => {
   });
 });
 
+test('vigil status --json shows per candidate how often its video is analysed and how late its verdicts are', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const server = await startServer(t, dir, ['--analyze-fps', '5']);
+  const c = runVigil(t, clientArgs(server.port, 'timed', video('candidate-ok.mp4'), null, ['--loop']));
+  await c.waitForLine(/^WELCOME/);
+  type Cand = { id: string; analyses: number; analysis_gated: number; analysis_skipped: number; analysis_failed: number; analysis_rate: number; verdict_latency_ms: { p50: number; p99: number; max: number; n: number } | null; change_latency_ms: { p50: number; p99: number; max: number; n: number } | null };
+  let cand: Cand | undefined;
+  const deadline = Date.now() + 40_000;
+  // Wait until ten verdicts have been timed (detector processes start cold on a loaded machine).
+  while (!(cand && cand.analyses >= 10 && cand.verdict_latency_ms)) {
+    assert.ok(Date.now() < deadline, `no ten analyses within 40 s: ${JSON.stringify(cand)}`);
+    await sleep(500);
+    const st = await runVigil(t, ['status', '--admin-socket', server.adminSocket, '--json']).done;
+    cand = (JSON.parse(st.stdout) as { candidates: Cand[] }).candidates[0];
+  }
+  assert.equal(cand.id, 'timed');
+  assert.equal(cand.analysis_gated, 0);
+  assert.equal(cand.analysis_failed, 0);
+  assert.ok(cand.analysis_skipped >= 0);
+  // At most 5 analyses a second of a 15 fps stream: the other frames are never offered or are skipped.
+  assert.ok(cand.analysis_rate > 0 && cand.analysis_rate <= 6, `rate ${cand.analysis_rate}`);
+  const v = cand.verdict_latency_ms;
+  assert.ok(v.n === Math.min(cand.analyses, 256) && v.p50 > 0 && v.p50 <= v.p99 && v.p99 <= v.max, JSON.stringify(v));
+  assert.ok(cand.change_latency_ms && cand.change_latency_ms.p50 >= v.p50, JSON.stringify(cand.change_latency_ms));
+});
+
 describe('vigil serve', () => {
   test('makes the admin socket 0600 and refuses a second server on the same socket or port', async (t) => {
     const dir = tempDir(t);

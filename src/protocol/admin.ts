@@ -36,6 +36,20 @@ export interface CandidateStatus {
   speech: boolean;
   /** The first failed write to this session's files (the recording is no longer complete), or null. */
   write_error: WriteFailure | null;
+  /** Frames the detector analysed in this session. */
+  analyses: number;
+  /** Frames answered with the previous verdict because they had not changed (a motion gate; 0 without one). */
+  analysis_gated: number;
+  /** Frames the latest-frame slot replaced by a newer one before analysis (a busy detector skips, never delays). */
+  analysis_skipped: number;
+  /** Analyses that failed (detector error, crash, timeout). */
+  analysis_failed: number;
+  /** Verdicts (analysed and gated) per second over the last 5 s. */
+  analysis_rate: number;
+  /** From an analysed frame's arrival to its verdict applied and any VERDICT written, over the last 256 verdicts; null before the first. */
+  verdict_latency_ms: LatencySummary | null;
+  /** From the arrival of the oldest frame no analysis had yet seen to the verdict that covers it: how late a change on camera is reported. */
+  change_latency_ms: LatencySummary | null;
 }
 
 /** The stable code of a failed write to a session file (recording.mkv, incidents.jsonl/.vtt, session.json). */
@@ -49,6 +63,15 @@ export interface WriteFailure {
   /** The system's error code (ENOSPC, EIO, EFBIG, ...), or null when it was not a system error. */
   errno: string | null;
   message: string;
+}
+
+/** Percentiles of a latency in milliseconds over a bounded window of the most recent values. */
+export interface LatencySummary {
+  p50: number;
+  p99: number;
+  max: number;
+  /** How many values the figures are taken over. */
+  n: number;
 }
 
 /** One incident on a candidate's timeline, as incidents.jsonl and the event stream carry it. */

@@ -242,6 +242,7 @@ export class CandidateConnection {
           // While detection is down every frame is refused; the outage itself is logged once, not per frame.
           this.slot = new LatestFrameSlot(s.analyzer, s.analyzeIntervalMs, (r, ts) => this.onAnalysis(r, ts), (err) =>
             err instanceof DetectError && err.code === 'VIGIL_ERR_DETECTOR_DOWN' ? undefined : this.log.warn({ err }, 'frame analysis failed'),
+          admission.session.analysis,
           );
         }
         this.send({

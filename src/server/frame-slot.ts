@@ -1,6 +1,7 @@
 import type { DetectorHealth } from '../detect/health';
 import type { FrameResult } from '../detect/types';
 import { MotionMemory, type GatingAnalyzer } from './motion-memory';
+import { AnalysisStats } from './analysis-stats';
 
 /** What the server needs back from one analysed frame; `vigil detect` and the detector pool produce it. */
 export type FrameAnalysis = FrameResult;
@@ -22,12 +23,17 @@ export interface FrameAnalyzer {
  * received ones, and ingest never waits.
  */
 export class LatestFrameSlot {
-  private waiting: { jpeg: Buffer; timestampMs: number } | null = null;
+  // The waiting frame in plain fields rather than an object, so offering a frame allocates nothing.
+  private waitingJpeg: Buffer | null = null;
+  private waitingTs = 0;
+  private waitingAt = 0;
+  /** Arrival of the oldest frame offered since the last analysis took its frame: where a change could first show. */
+  private unseenSince: number | null = null;
   private busy = false;
   private lastStart = -Infinity;
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
-  /** Frames replaced before analysis. */
+  /** Frames replaced before analysis (by this slot; `stats.skipped` counts across a session's connections). */
   skipped = 0;
   /** Motion gating's per-candidate memory; null when the analyzer cannot gate. */
   private readonly motion: MotionMemory | null;
@@ -37,6 +43,7 @@ export class LatestFrameSlot {
     private readonly minIntervalMs: number,
     private readonly onResult: (result: FrameAnalysis, timestampMs: number) => void,
     private readonly onError: (err: unknown) => void,
+    readonly stats: AnalysisStats = new AnalysisStats(),
   ) {
     this.motion = analyzer.analyzeUnlessStill ? new MotionMemory({ analyzeUnlessStill: analyzer.analyzeUnlessStill.bind(analyzer) }) : null;
   }
@@ -46,15 +53,23 @@ export class LatestFrameSlot {
     return this.motion?.gated ?? 0;
   }
 
+  /** Called as the frame is received (the connection offers it in the same tick it decodes it). */
   offer(jpeg: Buffer, timestampMs: number): void {
     if (this.closed) return;
-    if (this.waiting) this.skipped++;
-    this.waiting = { jpeg, timestampMs };
+    const now = performance.now();
+    if (this.waitingJpeg) {
+      this.skipped++;
+      this.stats.skipped++;
+    }
+    this.waitingJpeg = jpeg;
+    this.waitingTs = timestampMs;
+    this.waitingAt = now;
+    this.unseenSince ??= now;
     this.pump();
   }
 
   private pump(): void {
-    if (this.busy || this.timer || !this.waiting || this.closed) return;
+    if (this.busy || this.timer || !this.waitingJpeg || this.closed) return;
     const wait = this.lastStart + this.minIntervalMs - performance.now();
     if (wait > 0) {
       this.timer = setTimeout(() => {
@@ -63,19 +78,32 @@ export class LatestFrameSlot {
       }, wait);
       return;
     }
-    const frame = this.waiting;
-    this.waiting = null;
+    const jpeg = this.waitingJpeg;
+    const timestampMs = this.waitingTs;
+    const arrivedAt = this.waitingAt;
+    const unseenSince = this.unseenSince ?? arrivedAt;
+    this.waitingJpeg = null;
+    this.unseenSince = null;
     this.busy = true;
     this.lastStart = performance.now();
-    (this.motion ? this.motion.analyze(frame.jpeg) : this.analyzer.analyze(frame.jpeg, frame.timestampMs)).then(
+    const gatedBefore = this.gated;
+    (this.motion ? this.motion.analyze(jpeg) : this.analyzer.analyze(jpeg, timestampMs)).then(
       (result) => {
         this.busy = false;
-        if (!this.closed) this.onResult(result, frame.timestampMs);
+        if (!this.closed) {
+          // onResult applies the verdict and writes the VERDICT when one is due, so the clock stops after it.
+          this.onResult(result, timestampMs);
+          const done = performance.now();
+          this.stats.record(this.gated > gatedBefore ? 'gated' : 'detected', done - arrivedAt, done - unseenSince, done);
+        }
         this.pump();
       },
       (err: unknown) => {
         this.busy = false;
-        if (!this.closed) this.onError(err);
+        if (!this.closed) {
+          this.stats.failed++;
+          this.onError(err);
+        }
         this.pump();
       },
     );
@@ -83,7 +111,7 @@ export class LatestFrameSlot {
 
   close(): void {
     this.closed = true;
-    this.waiting = null;
+    this.waitingJpeg = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }

@@ -7,6 +7,7 @@ import { muxSubtitles } from '../media/subtitles';
 import { VTT_HEADER } from '../media/webvtt';
 import { RecordingWriteError } from '../media/write-error';
 import type { AudioParams, CandidateStatus, ModeName, VerdictName, VideoParams, WriteFailure } from '../protocol';
+import { AnalysisStats } from './analysis-stats';
 import type { FrameAnalysis } from './frame-slot';
 import { sessionDir } from './ids';
 import { MediaLedger } from './media-ledger';
@@ -78,6 +79,8 @@ export class Session {
   private subtitleTrack = false;
   private subtitleError: string | null = null;
   private ended: { at: Date; how: string } | null = null;
+  /** Analysis counters and latencies, kept across the connections of a resumed session. */
+  readonly analysis = new AnalysisStats();
   /** The latest analysis, for previews. */
   lastAnalysis: FrameAnalysis | null = null;
   /** The latest video frame as received, for previews (a reference, not a copy). */
@@ -235,6 +238,7 @@ export class Session {
       speech: this.speaking,
       incidents: this.incidentCount,
       write_error: this.writeFailure,
+      ...this.analysis.figures(age),
     };
   }
 
