@@ -83,6 +83,8 @@ export class CandidateConnection {
   private tokensAt = performance.now();
   private readonly replies: ReplyWatchdog;
   private verdictSentAt = -Infinity;
+  /** Reads that brought whole messages (and re-armed the deadline): a timeout that finds this grown is stale. */
+  private messagesSeen = 0;
 
   constructor(
     readonly socket: Socket,
@@ -123,6 +125,15 @@ export class CandidateConnection {
   }
 
   private onDeadline(): void {
+    // After a long stall of the event loop (a loaded machine), timers run before the socket reads that were
+    // waiting: let those reads in first, and only time out if none of them was this peer's.
+    const seen = this.messagesSeen;
+    setImmediate(() => {
+      if (this.messagesSeen === seen) this.timedOut();
+    });
+  }
+
+  private timedOut(): void {
     if (this.state === 'handshake') {
       this.drop('handshake_timeout', null, `no HELLO within ${this.host.settings.handshakeTimeoutMs} ms`);
     } else if (this.state === 'open') {
@@ -134,7 +145,10 @@ export class CandidateConnection {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.session?.countBytes(chunk.length);
     const { messages, error } = this.decoder.push(chunk);
-    if (messages.length > 0) this.deadline.refresh();
+    if (messages.length > 0) {
+      this.deadline.refresh();
+      this.messagesSeen++;
+    }
     if (!this.withinRate(messages.length)) {
       this.drop('rate_limited', null, `more than ${this.host.settings.maxMessagesPerSecond} messages a second`);
       return;
