@@ -6,13 +6,13 @@
  *   node dist/bench/detect.js [--detector dnn|haar] [--only stress|videos|timing] [--errors]
  */
 import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { analyzeJpeg, createDetector, type FaceDetector } from '../src/detect/analyze';
 import { loadOpenCV, type CV } from '../src/detect/opencv';
 import { DEFAULT_THRESHOLDS } from '../src/detect/verdict';
 import type { DetectorName } from '../src/detect/types';
 import { VideoFileSource } from '../src/media/video-file';
+import { machineInfo, machineLine, writeResult } from './lib/report';
 import { CONDITIONS, stressSet } from './stress/recipe';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -123,17 +123,17 @@ async function main(): Promise<void> {
   const cv = loadOpenCV();
   const names = (arg('--detector') ? [arg('--detector')] : ['dnn', 'haar']) as DetectorName[];
   const only = arg('--only');
-  const out: string[] = [
-    `bench/detect on ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, OpenCV ${cv.version.major}.${cv.version.minor}.${cv.version.revision}, ${new Date().toISOString().slice(0, 10)}`,
-    '',
-  ];
+  const machine = machineInfo();
+  const out: string[] = [`OpenCV ${cv.version.major}.${cv.version.minor}.${cv.version.revision} (JPEG decoding), onnxruntime-node (models), one process.`, ''];
   for (const name of names) {
     const detector = await createDetector(cv, { detector: name, thresholds: DEFAULT_THRESHOLDS });
     if (!only || only === 'stress') await stress(cv, detector, name, out, process.argv.includes('--errors'));
     if (!only || only === 'videos') await videos(cv, detector, name, out);
     if (!only || only === 'timing') await timing(cv, detector, name, out);
   }
-  console.log(out.join('\n'));
+  console.log(`${machineLine(machine)}\n\n${out.join('\n')}`);
+  // A partial run (--detector, --only) is for looking, not for the README.
+  if (!only && !arg('--detector')) console.error(`bench/detect: wrote ${writeResult('detect', machine, out.join('\n'))}`);
 }
 
 main().catch((err: unknown) => {
