@@ -16,12 +16,14 @@ function hostile(port: number, bytes: Buffer[], gapMs = 0): Promise<{ messages: 
       socket.destroy();
       reject(new Error('the server did not close a hostile connection within 10 s'));
     }, 10_000);
-    socket.on('connect', async () => {
-      for (const b of bytes) {
-        if (socket.destroyed) break;
-        socket.write(b);
-        if (gapMs) await sleep(gapMs);
-      }
+    socket.on('connect', () => {
+      (async () => {
+        for (const b of bytes) {
+          if (socket.destroyed) break;
+          socket.write(b);
+          if (gapMs) await sleep(gapMs);
+        }
+      })().catch(reject);
     });
     socket.on('data', (d: Buffer) => messages.push(...decoder.push(d).messages));
     socket.on('error', () => undefined);

@@ -25,7 +25,10 @@ async function flakyLink(t: { after(fn: () => void): void }, targetPort: number)
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(() => {
-    for (const [a, b] of pairs) (a.destroy(), b.destroy());
+    for (const [a, b] of pairs) {
+      a.destroy();
+      b.destroy();
+    }
     server.close();
   });
   return {
@@ -33,7 +36,10 @@ async function flakyLink(t: { after(fn: () => void): void }, targetPort: number)
     // Resets both sides mid-stream: whatever was in flight is lost.
     cut: () => {
       const n = pairs.size;
-      for (const [a, b] of pairs) (a.resetAndDestroy(), b.resetAndDestroy());
+      for (const [a, b] of pairs) {
+        a.resetAndDestroy();
+        b.resetAndDestroy();
+      }
       pairs.clear();
       return n;
     },
