@@ -203,3 +203,23 @@ export async function wavSeconds(file: string): Promise<number> {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Resolves once `pred` holds (it may be async), polling every `everyMs`; rejects after `timeoutMs` with a message
+ * that names what was awaited and, when given, what was seen last. Tests wait for conditions with this, never a sleep.
+ */
+export async function waitUntil(
+  what: string,
+  pred: () => boolean | Promise<boolean>,
+  { timeoutMs = 20_000, everyMs = 50, seen }: { timeoutMs?: number; everyMs?: number; seen?: () => unknown } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await pred()) return;
+    if (Date.now() >= deadline) {
+      const last = seen ? `; last seen: ${JSON.stringify(seen())}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`);
+    }
+    await sleep(everyMs);
+  }
+}
