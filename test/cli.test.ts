@@ -6,7 +6,21 @@ import { describe, test } from 'node:test';
 import { AdminClient } from '../src/admin/client';
 import type { ServerEvent } from '../src/protocol';
 import type { SessionRecord } from '../src/server';
-import { audio, clientArgs, readJson, recordingFacts, runVigil, sessionDirOf, sleep, startServer, tempDir, video } from './helpers';
+import { audio, clientArgs, readJson, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video, waitUntil } from './helpers';
+
+/** Waits until the server has recorded at least `n` frames of candidate `id` (read through the admin socket). */
+async function framesRecorded(adminSocket: string, id: string, n: number): Promise<void> {
+  const admin = await AdminClient.connect(adminSocket);
+  try {
+    let seen = 0;
+    await waitUntil(`${n} frames recorded from ${id}`, async () => {
+      seen = (await admin.status()).candidates.find((c) => c.id === id)?.frames_recorded ?? 0;
+      return seen >= n;
+    }, { seen: () => seen });
+  } finally {
+    admin.close();
+  }
+}
 
 describe('vigil status', () => {
   test('with no server running: a clear message and a non-zero exit', async (t) => {
@@ -48,7 +62,7 @@ describe('vigil serve', () => {
     const server = await startServer(t, dir);
     const c = runVigil(t, clientArgs(server.port, 'term', video('candidate-ok.mp4'), audio('speech-16k-mono.wav'), ['--reconnect', '0']));
     await c.waitForLine(/^WELCOME/);
-    await sleep(2000);
+    await framesRecorded(server.adminSocket, 'term', 15);
     const exit = await server.stop('SIGTERM');
     assert.equal(exit.code, 0);
     const r = await c.done;
@@ -121,7 +135,7 @@ describe('vigil client', () => {
     const server = await startServer(t, dir);
     const c = runVigil(t, clientArgs(server.port, 'quitter', video('candidate-ok.mp4'), audio('speech-16k-mono.wav')));
     await c.waitForLine(/^WELCOME/);
-    await sleep(1500);
+    await framesRecorded(server.adminSocket, 'quitter', 15);
     c.proc.kill('SIGINT');
     const r = await c.done;
     assert.equal(r.code, 130, r.stderr);
@@ -167,18 +181,20 @@ describe('admin socket', () => {
 
     await admin.command({ type: 'set_mode', id: 'mode-me', mode: 'audio' });
     await c.waitForLine(/^MODE audio/);
-    await sleep(1500);
-    const before = (await admin.status()).candidates[0]!.frames_received;
-    await sleep(1500);
-    const s = (await admin.status()).candidates[0]!;
+    const now = async () => (await admin.status()).candidates[0]!;
+    // A second of audio after the switch has arrived behind any video the client sent before it (one TCP stream).
+    const atSwitch = (await now()).audio_s;
+    await waitUntil('a second of audio after the switch', async () => (await now()).audio_s > atSwitch + 1);
+    const mark = await now();
+    const before = mark.frames_received;
+    await waitUntil('another second of audio in audio-only mode', async () => (await now()).audio_s > mark.audio_s + 1);
+    const s = await now();
     assert.equal(s.mode, 'audio');
     assert.equal(s.frames_received, before, 'no video arrives in audio-only mode');
-    assert.ok(s.audio_kbps > 200, 'audio continues');
 
     await admin.command({ type: 'set_mode', id: 'mode-me', mode: 'both' });
     await c.waitForLine(/^MODE both/);
-    await sleep(1000);
-    assert.ok((await admin.status()).candidates[0]!.frames_received > before, 'video resumes');
+    await waitUntil('video to resume', async () => (await now()).frames_received > before);
 
     await assert.rejects(admin.command({ type: 'kick', id: 'nobody', reason: 'x' }), /no connected candidate "nobody"/);
     await admin.command({ type: 'kick', id: 'mode-me', reason: 'phone on the desk' });
@@ -186,7 +202,7 @@ describe('admin socket', () => {
     assert.equal(r.code, 4);
     assert.match(r.stdout, /^BYE kicked: phone on the desk$/m);
     await server.waitForLog((l) => l.msg === 'recording finalised' && l['id'] === 'mode-me');
-    await sleep(100);
+    await waitUntil('the candidate_left event', () => events.some((e) => e.kind === 'candidate_left'), { seen: () => events.map((e) => e.kind) });
     // Face and speech events come and go with what the candidate does; the proctor's actions and the leave are
     // what this checks.
     assert.deepEqual(
@@ -213,9 +229,10 @@ describe('admin socket', () => {
     stalled.resume(); // drain what was buffered so the close is seen
     await closed;
     const st = await runVigil(t, ['status', '--admin-socket', server.adminSocket, '--json']).done;
-    const cand = (JSON.parse(st.stdout) as { candidates: Array<{ id: string; video_fps: number }> }).candidates[0]!;
+    const cand = (JSON.parse(st.stdout) as { candidates: Array<{ id: string; frames_received: number }> }).candidates[0]!;
     assert.equal(cand.id, 'watched');
-    assert.ok(cand.video_fps > 10, `the candidate kept streaming (${cand.video_fps} fps)`);
+    await framesRecorded(server.adminSocket, 'watched', cand.frames_received + 15);
+    assert.doesNotMatch(c.stdout(), /DISCONNECTED|BYE/, 'the candidate kept its connection');
   });
 
   test('a malformed admin request gets an error reply, not a crash', async (t) => {
