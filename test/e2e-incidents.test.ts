@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { AdminClient } from '../src/admin/client';
 import type { ServerEvent } from '../src/protocol';
 import type { SessionRecord } from '../src/server';
-import { audio, clientArgs, execText, readJson, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video } from './helpers';
+import { audio, clientArgs, execText, readJson, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video, waitUntil } from './helpers';
 
 const CUTS: Array<[string, number, number]> = [
   ['no_face', 6, 12],
@@ -25,9 +25,9 @@ test('a candidate streaming candidate-incidents.mp4 is warned in order, and the 
   const c = runVigil(t, clientArgs(server.port, 'incidents', video('candidate-incidents.mp4'), audio('silence-10s.wav')));
   await c.waitForLine(/^WELCOME/);
   await c.waitForLine(/^WARNING no_face: we cannot see your face - look at the camera$/, 15_000);
-  // While the no_face incident is open, status shows it.
-  await new Promise((r) => setTimeout(r, 1500));
-  const live = (await admin.status()).candidates[0]!;
+  // Once the no_face state has held for --incident-after, status shows the open incident.
+  let live = (await admin.status()).candidates[0]!;
+  await waitUntil('status to show the open no_face incident', async () => (live = (await admin.status()).candidates[0]!).incident !== null, { seen: () => live });
   assert.equal(live.face, 'no_face');
   assert.equal(live.incident, 'no_face');
   const r = await c.done;
