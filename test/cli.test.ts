@@ -130,7 +130,7 @@ describe('vigil client', () => {
     assert.equal(readJson<SessionRecord>(path.join(sessionDirOf(dir, 'big'), 'session.json')).ended, 'client_bye');
   });
 
-  test('Ctrl-C: the client says goodbye, the recording is finalised, exit 130', { timeout: 20_000 }, async (t) => {
+  test('Ctrl-C: the client says goodbye, the recording is finalised, exit 130', { timeout: 40_000 }, async (t) => {
     const dir = tempDir(t);
     const server = await startServer(t, dir);
     const c = runVigil(t, clientArgs(server.port, 'quitter', video('candidate-ok.mp4'), audio('speech-16k-mono.wav')));
