@@ -41,7 +41,7 @@ function startConsole(t: { after(fn: () => void): void }, adminSocket: string) {
     await new Promise<void>((r) => term.write('', r));
     return screen();
   };
-  const waitFor = async (what: string, pred: (s: string) => boolean, timeoutMs = 15_000): Promise<string> => {
+  const waitFor = async (what: string, pred: (s: string) => boolean, timeoutMs = 30_000): Promise<string> => {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       // Let pending writes reach the emulator before reading it.
@@ -165,7 +165,7 @@ test('the console fits 80x24 and says clearly when there is no server', async (t
   const p = pty.spawn(VIGIL, ['console', '--admin-socket', server.adminSocket], { cols: 80, rows: 24, env: { ...process.env, TERM: 'xterm-256color' } as Record<string, string> });
   t.after(() => p.kill('SIGKILL'));
   p.onData((d) => term.write(d));
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   let text = '';
   while (Date.now() < deadline) {
     await new Promise<void>((res) => term.write('', res));
@@ -182,7 +182,7 @@ test('the console fits 80x24 and says clearly when there is no server', async (t
   // Resized to 250x60, the layout follows: the address column comes back and the table grows.
   term.resize(250, 60);
   p.resize(250, 60);
-  const until = Date.now() + 10_000;
+  const until = Date.now() + 30_000;
   while (Date.now() < until) {
     await new Promise<void>((res) => term.write('', res));
     const b = term.buffer.active;
@@ -203,7 +203,7 @@ test('w opens the selected candidate in an OpenCV window on the desktop (a virtu
   const windows = async (): Promise<string> =>
     execText('xwininfo', ['-root', '-tree', '-display', display]).catch(() => '');
   const until = async (pred: (s: string) => boolean, what: string): Promise<void> => {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (pred(await windows())) return;
       await sleep(200);

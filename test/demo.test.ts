@@ -9,7 +9,7 @@ import { AdminClient } from '../src/admin/client';
 import type { SessionRecord } from '../src/server';
 import { REPO, readJson, recordingFacts, tempDir, waitUntil } from './helpers';
 
-test('without a terminal the demo shows the status table; Ctrl-C finalises every recording', { timeout: 60_000 }, async (t) => {
+test('without a terminal the demo shows the status table; Ctrl-C finalises every recording', { timeout: 90_000 }, async (t) => {
   const dir = tempDir(t);
   // detached: its own process group, so a group SIGINT is what a terminal's Ctrl-C would deliver.
   const demo = spawn('bash', [path.join(REPO, 'scripts', 'demo.sh')], {
@@ -52,7 +52,7 @@ test('without a terminal the demo shows the status table; Ctrl-C finalises every
   }
 });
 
-test('in a terminal the demo runs the console; q stops everything and finalises the recordings', { timeout: 60_000 }, async (t) => {
+test('in a terminal the demo runs the console; q stops everything and finalises the recordings', { timeout: 90_000 }, async (t) => {
   const dir = tempDir(t);
   const term = new Terminal({ cols: 120, rows: 36, allowProposedApi: true });
   const p = pty.spawn('bash', [path.join(REPO, 'scripts', 'demo.sh')], {
@@ -72,7 +72,7 @@ test('in a terminal the demo runs the console; q stops everything and finalises 
     const b = term.buffer.active;
     return Array.from({ length: 36 }, (_, y) => b.getLine(b.viewportY + y)?.translateToString(true) ?? '').join('\n');
   };
-  await waitUntil('the console to show three candidates', () => /candidates 3/.test(screen()), { timeoutMs: 25_000, seen: screen });
+  await waitUntil('the console to show three candidates', () => /candidates 3/.test(screen()), { timeoutMs: 40_000, seen: screen });
   for (const id of ['alice', 'bob', 'charlie']) assert.match(screen(), new RegExp(`${id}\\s+127\\.0\\.0\\.1`));
   p.write('q');
   await exited;

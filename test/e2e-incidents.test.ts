@@ -24,7 +24,7 @@ test('a candidate streaming candidate-incidents.mp4 is warned in order, and the 
   // Silent audio, so that only face incidents are on this timeline (speech has its own test).
   const c = runVigil(t, clientArgs(server.port, 'incidents', video('candidate-incidents.mp4'), audio('silence-10s.wav')));
   await c.waitForLine(/^WELCOME/);
-  await c.waitForLine(/^WARNING no_face: we cannot see your face - look at the camera$/, 15_000);
+  await c.waitForLine(/^WARNING no_face: we cannot see your face - look at the camera$/, 30_000);
   // Once the no_face state has held for --incident-after, status shows the open incident.
   let live = (await admin.status()).candidates[0]!;
   await waitUntil('status to show the open no_face incident', async () => (live = (await admin.status()).candidates[0]!).incident !== null, { seen: () => live });

@@ -77,7 +77,7 @@ export async function startServer(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
+  const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> => {
     const found = logs.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
@@ -129,7 +129,7 @@ export function runVigil(t: { after(fn: () => void): void }, args: string[], opt
   t.after(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
-  const waitForLine = (re: RegExp, timeoutMs = 15_000): Promise<string> =>
+  const waitForLine = (re: RegExp, timeoutMs = 30_000): Promise<string> =>
     new Promise((resolve, reject) => {
       const check = (): void => {
         const line = out.split('\n').find((l) => re.test(l));
@@ -211,7 +211,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export async function waitUntil(
   what: string,
   pred: () => boolean | Promise<boolean>,
-  { timeoutMs = 20_000, everyMs = 50, seen }: { timeoutMs?: number; everyMs?: number; seen?: () => unknown } = {},
+  { timeoutMs = 30_000, everyMs = 50, seen }: { timeoutMs?: number; everyMs?: number; seen?: () => unknown } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
