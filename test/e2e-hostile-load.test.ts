@@ -124,7 +124,9 @@ test('10 candidates record every frame while 240 hostile connections are shed, e
   expect('random bytes', ['protocol_error']);
   expect('4 GB frame', ['message_too_large']);
   expect('slowloris', ['handshake_timeout']);
-  expect('HELLO flood', ['protocol_error', 'rate_limited']);
+  // handshake_timeout too: on a starved machine the 2 s handshake timer can fire before the flood's first HELLO is
+  // admitted; the connection is still shed with a reason, which is what this checks (seen under a parallel bench).
+  expect('HELLO flood', ['protocol_error', 'rate_limited', 'handshake_timeout']);
   expect('connect and hold', ['handshake_timeout']);
   expect('never reads', [null]); // it reads nothing, so the BYE is in the kernel; the log below has the reason
   expect('one address, many handshakes', ['too_many_unauthenticated', 'handshake_timeout']);
