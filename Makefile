@@ -13,7 +13,7 @@ APT_PACKAGES := libopencv-dev opencv-data ffmpeg libasound2-dev xvfb x11-utils
 SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: build deps system-deps test demo bench bench-readme clean
+.PHONY: build deps system-deps lint test demo bench bench-readme clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -35,7 +35,11 @@ dist/.vigil-built: node_modules/.vigil-installed $(SOURCES)
 
 build: deps dist/.vigil-built
 
-test: build
+# typescript-eslint with type information: floating promises, misused promises, non-exhaustive switches.
+lint: deps
+	npx eslint --max-warnings 0 src test bench
+
+test: build lint
 	node --test --test-concurrency=2 --test-reporter=spec dist/test/
 
 demo: build

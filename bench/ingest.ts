@@ -222,7 +222,10 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
     const span = t?.first && t.last ? t.last.connectedS - t.first.connectedS : 0;
     analyses.push(span > 0 ? (t!.last!.analyses - t!.first!.analyses) / span : 0);
     skipped.push(span > 0 ? (t!.last!.skipped - t!.first!.skipped) / span : 0);
-    if (t?.status?.verdict_latency_ms) p50s.push(t.status.verdict_latency_ms.p50), p99s.push(t.status.verdict_latency_ms.p99);
+    if (t?.status?.verdict_latency_ms) {
+      p50s.push(t.status.verdict_latency_ms.p50);
+      p99s.push(t.status.verdict_latency_ms.p99);
+    }
     if (t?.status?.change_latency_ms) change99s.push(t.status.change_latency_ms.p99);
   }
   const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node
 import path from 'node:path';
 import { test } from 'node:test';
 import { AdminClient } from '../src/admin/client';
-import { audio, clientArgs, runVigil, sleep, startServer, tempDir, video } from './helpers';
+import { audio, clientArgs, runVigil, startServer, tempDir, video, waitUntil } from './helpers';
 
 async function token(t: Parameters<typeof runVigil>[0], secretFile: string, id: string, ttl = '1h'): Promise<string> {
   const r = await runVigil(t, ['token', 'issue', '--id', id, '--ttl', ttl, '--secret-file', secretFile]).done;
@@ -34,15 +34,18 @@ test('token auth: the secret is made private, each bad token is refused with its
     ['other secret', await token(t, otherSecret, 'alice'), /BYE auth_failed: the token was not issued by this server \(bad signature\)/],
     ['other id', await token(t, secretFile, 'bob'), /BYE auth_failed: this token is for candidate "bob", not "alice"/],
   ];
-  await sleep(2100);
+  // Waits for the clock to pass the token's own expiry (whole seconds, as the JWT says), not for a guessed delay.
+  const exp = (JSON.parse(Buffer.from(expired.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number }).exp;
+  await waitUntil(`the clock to pass the 1 s token's expiry (${exp})`, () => Math.floor(Date.now() / 1000) > exp, { timeoutMs: 5_000 });
   refusals.push(['expired', expired, /BYE auth_failed: the token expired at \d{4}-/]);
   for (const [what, tok, re] of refusals) {
     const r = await runVigil(t, clientArgs(server.port, 'alice', null, audio('silence-10s.wav'), ['--token', tok])).done;
     assert.equal(r.code, 3, `${what}: refused at the handshake`);
     assert.match(r.stdout, re, what);
   }
-  await sleep(200);
-  assert.equal(server.logs.filter((l) => l['reason'] === 'auth_failed').length, refusals.length, 'every refusal is logged');
+  const authFailures = (): number => server.logs.filter((l) => l['reason'] === 'auth_failed').length;
+  await waitUntil(`${refusals.length} auth_failed log lines`, () => authFailures() >= refusals.length, { seen: authFailures });
+  assert.equal(authFailures(), refusals.length, 'every refusal is logged, once');
 
   const good = await token(t, secretFile, 'alice');
   const c = runVigil(t, clientArgs(server.port, 'alice', video('megamind-clip.mp4'), null, ['--token', good, '--width', '320', '--height', '240']));
@@ -64,8 +67,8 @@ test('a failed login leaves the session alone; a valid one with the same id supe
   const intruder = await runVigil(t, clientArgs(server.port, 'alice', null, audio('silence-10s.wav'), ['--token', 'forged'])).done;
   assert.equal(intruder.code, 3);
   const before = (await admin.status()).candidates[0]!;
-  await sleep(1000);
-  const after = (await admin.status()).candidates[0]!;
+  let after = before;
+  await waitUntil('more frames from the first login', async () => (after = (await admin.status()).candidates[0]!).frames_received > before.frames_received);
   assert.equal(after.session_id, before.session_id, 'same session');
   assert.ok(after.frames_received > before.frames_received, 'still streaming');
 
@@ -75,11 +78,10 @@ test('a failed login leaves the session alone; a valid one with the same id supe
   assert.equal(old.code, 4);
   assert.match(old.stdout, /^BYE superseded: a new connection logged in as alice from 127\.0\.0\.1:\d+$/m);
   // The new login continues the same session and recording.
-  await sleep(1500);
-  const now = (await admin.status()).candidates;
+  let now = (await admin.status()).candidates;
+  await waitUntil('10 more frames recorded from the new connection', async () => (now = (await admin.status()).candidates).some((c) => c.frames_received > after.frames_received + 10), { seen: () => now });
   assert.equal(now.length, 1);
   assert.equal(now[0]!.session_id, before.session_id);
-  assert.ok(now[0]!.frames_received > after.frames_received + 10, 'frames from the new connection are recorded');
   second.proc.kill('SIGINT');
   assert.equal((await second.done).code, 130);
   assert.equal(readdirSync(path.join(dir, 'alice')).length, 1, 'one session folder');

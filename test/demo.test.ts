@@ -5,10 +5,11 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Terminal } from '@xterm/headless';
 import * as pty from 'node-pty';
+import { AdminClient } from '../src/admin/client';
 import type { SessionRecord } from '../src/server';
-import { REPO, readJson, recordingFacts, sleep, tempDir } from './helpers';
+import { REPO, readJson, recordingFacts, tempDir, waitUntil } from './helpers';
 
-test('without a terminal the demo shows the status table; Ctrl-C finalises every recording', { timeout: 60_000 }, async (t) => {
+test('without a terminal the demo shows the status table; Ctrl-C finalises every recording', { timeout: 90_000 }, async (t) => {
   const dir = tempDir(t);
   // detached: its own process group, so a group SIGINT is what a terminal's Ctrl-C would deliver.
   const demo = spawn('bash', [path.join(REPO, 'scripts', 'demo.sh')], {
@@ -25,11 +26,16 @@ test('without a terminal the demo shows the status table; Ctrl-C finalises every
   demo.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<number | null>((resolve) => demo.once('close', (code) => resolve(code)));
 
-  const deadline = Date.now() + 20_000;
-  while (!/3 candidate\(s\)/.test(out) && Date.now() < deadline) await sleep(200);
-  assert.match(out, /3 candidate\(s\)/, `status view lists three candidates:\n${out}`);
+  await waitUntil('the status view to list three candidates', () => /3 candidate\(s\)/.test(out), { seen: () => out.slice(-1000) });
   for (const id of ['alice', 'bob', 'charlie']) assert.match(out, new RegExp(`^${id}\\s+127\\.0\\.0\\.1`, 'm'));
-  await sleep(2000);
+  // Enough of every candidate recorded to be worth checking (read on the demo's admin socket).
+  const admin = await AdminClient.connect(path.join(dir, 'vigil.sock'));
+  let recorded: number[] = [];
+  await waitUntil('more than 30 frames recorded from each candidate', async () => {
+    recorded = (await admin.status()).candidates.map((c) => c.frames_recorded);
+    return recorded.length === 3 && recorded.every((n) => n > 30);
+  }, { seen: () => recorded });
+  admin.close();
   process.kill(-demo.pid!, 'SIGINT');
   await exited;
   assert.match(out, /demo: recordings:/);
@@ -46,7 +52,7 @@ test('without a terminal the demo shows the status table; Ctrl-C finalises every
   }
 });
 
-test('in a terminal the demo runs the console; q stops everything and finalises the recordings', { timeout: 60_000 }, async (t) => {
+test('in a terminal the demo runs the console; q stops everything and finalises the recordings', { timeout: 90_000 }, async (t) => {
   const dir = tempDir(t);
   const term = new Terminal({ cols: 120, rows: 36, allowProposedApi: true });
   const p = pty.spawn('bash', [path.join(REPO, 'scripts', 'demo.sh')], {
@@ -66,9 +72,7 @@ test('in a terminal the demo runs the console; q stops everything and finalises 
     const b = term.buffer.active;
     return Array.from({ length: 36 }, (_, y) => b.getLine(b.viewportY + y)?.translateToString(true) ?? '').join('\n');
   };
-  const deadline = Date.now() + 25_000;
-  while (Date.now() < deadline && !/candidates 3/.test(screen())) await sleep(200);
-  assert.match(screen(), /candidates 3/, screen());
+  await waitUntil('the console to show three candidates', () => /candidates 3/.test(screen()), { timeoutMs: 40_000, seen: screen });
   for (const id of ['alice', 'bob', 'charlie']) assert.match(screen(), new RegExp(`${id}\\s+127\\.0\\.0\\.1`));
   p.write('q');
   await exited;

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Decoder, PROTOCOL_VERSION, encode, type Message } from '../src/protocol';
-import { audio, clientArgs, recordingFacts, runVigil, sessionDirOf, sleep, startServer, tempDir, video } from './helpers';
+import { audio, clientArgs, recordingFacts, runVigil, sessionDirOf, sleep, startServer, tempDir, video, waitUntil } from './helpers';
 
 /** RSS the server must stay under through the whole run (it idles near 60-100 MB). */
 const RSS_BOUND_MB = 400;
@@ -127,16 +127,16 @@ test('10 candidates record every frame while 240 hostile connections are shed, e
   expect('random bytes', ['protocol_error']);
   expect('4 GB frame', ['message_too_large']);
   expect('slowloris', ['handshake_timeout']);
-  expect('HELLO flood', ['protocol_error', 'rate_limited']);
+  // handshake_timeout too: on a starved machine the 2 s handshake timer can fire before the flood's first HELLO is
+  // admitted; the connection is still shed with a reason, which is what this checks (seen under a parallel bench).
+  expect('HELLO flood', ['protocol_error', 'rate_limited', 'handshake_timeout']);
   expect('connect and hold', ['handshake_timeout']);
   expect('one address, many handshakes', ['too_many_unauthenticated', 'handshake_timeout']);
   assert.ok(byKind.get('one address, many handshakes')!.has('too_many_unauthenticated'));
 
   // Every drop is in the log with its reason, and counted.
   const dropLines = (): typeof server.logs => server.logs.filter((l) => l.msg.startsWith('dropped:'));
-  for (const t0 = performance.now(); dropLines().length < 240; await sleep(50)) {
-    assert.ok(performance.now() - t0 < 5_000, `${dropLines().length} drop log lines, expected 240`);
-  }
+  await waitUntil('240 drop log lines', () => dropLines().length >= 240, { seen: () => dropLines().length });
   // The never-reading sockets read no BYE (it waits in the kernel), so the server's log is where each one's
   // reason is: found by its own address, one line each, flooding or not reading, never anything else.
   const deaf = outcomes.filter((o) => o.kind === 'never reads');

@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Decoder, PROTOCOL_VERSION, encode, type ByeMessage, type Message } from '../src/protocol';
-import { audio, clientArgs, recordingFacts, runVigil, sessionDirOf, sleep, startServer, tempDir, video } from './helpers';
+import { audio, clientArgs, recordingFacts, runVigil, sessionDirOf, sleep, startServer, tempDir, video, waitUntil } from './helpers';
 
 /** Connects, writes `bytes`, and collects what the server answers until it closes the connection. */
 function hostile(port: number, bytes: Buffer[], gapMs = 0): Promise<{ messages: Message[]; closedAfterMs: number }> {
@@ -16,12 +16,14 @@ function hostile(port: number, bytes: Buffer[], gapMs = 0): Promise<{ messages: 
       socket.destroy();
       reject(new Error('the server did not close a hostile connection within 10 s'));
     }, 10_000);
-    socket.on('connect', async () => {
-      for (const b of bytes) {
-        if (socket.destroyed) break;
-        socket.write(b);
-        if (gapMs) await sleep(gapMs);
-      }
+    socket.on('connect', () => {
+      (async () => {
+        for (const b of bytes) {
+          if (socket.destroyed) break;
+          socket.write(b);
+          if (gapMs) await sleep(gapMs);
+        }
+      })().catch(reject);
     });
     socket.on('data', (d: Buffer) => messages.push(...decoder.push(d).messages));
     socket.on('error', () => undefined);
@@ -79,12 +81,12 @@ test('garbage, oversized and otherwise hostile connections are dropped with a re
   ]);
   assert.match(byeOf(cases[2]!.messages).text, /declares 4294967295 bytes/);
   assert.match(byeOf(cases[5]!.messages).text, /already connected/);
-  assert.ok(cases[9]!.closedAfterMs >= 900 && cases[9]!.closedAfterMs < 5000, `silent connection closed after ${cases[9]!.closedAfterMs} ms`);
+  // Not before the 1 s handshake timeout; that it is closed at all is what the 10 s guard in hostile() checks.
+  assert.ok(cases[9]!.closedAfterMs >= 900, `silent connection closed after ${cases[9]!.closedAfterMs} ms`);
 
   // Each drop is logged with its reason code.
-  await sleep(200);
-  const dropped = server.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('dropped:'));
-  for (const reason of new Set(reasons)) assert.ok(dropped.some((l) => l['reason'] === reason), `a log line for ${reason}`);
+  const dropped = () => server.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('dropped:'));
+  for (const reason of new Set(reasons)) await waitUntil(`a log line for ${reason}`, () => dropped().some((l) => l['reason'] === reason));
   // A refused id never gets a folder outside (or inside) the record dir.
   assert.throws(() => sessionDirOf(dir, 'etc'));
 

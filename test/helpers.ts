@@ -79,7 +79,7 @@ export async function startServer(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
+  const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> => {
     const found = logs.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
@@ -131,7 +131,7 @@ export function runVigil(t: { after(fn: () => void): void }, args: string[], opt
   t.after(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
-  const waitForLine = (re: RegExp, timeoutMs = 15_000): Promise<string> =>
+  const waitForLine = (re: RegExp, timeoutMs = 30_000): Promise<string> =>
     new Promise((resolve, reject) => {
       const check = (): void => {
         const line = out.split('\n').find((l) => re.test(l));
@@ -222,4 +222,24 @@ export async function edgeShiftedIncidents(name: 'candidate-incidents.mp4' | 'ca
   await execText('ffmpeg', ['-loglevel', 'error', '-y', '-i', video(name), '-filter_complex', shift, '-an', ...codec, tmp]);
   renameSync(tmp, out);
   return out;
+}
+
+/**
+ * Resolves once `pred` holds (it may be async), polling every `everyMs`; rejects after `timeoutMs` with a message
+ * that names what was awaited and, when given, what was seen last. Tests wait for conditions with this, never a sleep.
+ */
+export async function waitUntil(
+  what: string,
+  pred: () => boolean | Promise<boolean>,
+  { timeoutMs = 30_000, everyMs = 50, seen }: { timeoutMs?: number; everyMs?: number; seen?: () => unknown } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await pred()) return;
+    if (Date.now() >= deadline) {
+      const last = seen ? `; last seen: ${JSON.stringify(seen())}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`);
+    }
+    await sleep(everyMs);
+  }
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { AdminClient } from '../src/admin/client';
-import { audio, clientArgs, runVigil, sleep, startServer, tempDir } from './helpers';
+import { audio, clientArgs, runVigil, startServer, tempDir, waitUntil } from './helpers';
 
 const SOURCE_PCM = (): Buffer => readFileSync(audio('speech-16k-mono.wav')).subarray(44);
 
@@ -22,10 +22,10 @@ test('listening in: the admin socket streams the candidate\'s audio byte for byt
     got.push(Buffer.from(a.pcm, 'base64'));
   });
   await admin.command({ type: 'listen', id: 'speaker' });
-  await sleep(2000);
+  const gotBytes = (): number => got.reduce((n, b) => n + b.length, 0);
+  await waitUntil('1.5 s of the candidate\'s audio on the admin socket', () => gotBytes() > 16000 * 2 * 1.5, { seen: gotBytes });
   await admin.command({ type: 'listen_stop' });
   const heard = Buffer.concat(got);
-  assert.ok(heard.length > 16000 * 2 * 1.5, `${heard.length} bytes in 2 s`);
   const src = SOURCE_PCM();
   const at = src.indexOf(heard.subarray(0, 3200));
   assert.ok(at >= 0 && at % 2 === 0, 'the first chunk is a slice of the source');
@@ -36,7 +36,13 @@ test('listening in: the admin socket streams the candidate\'s audio byte for byt
   const conf = path.join(dir, 'out.conf');
   writeFileSync(conf, `pcm.!default {\n  type file\n  slave.pcm { type null }\n  file "${outFile}"\n  infile "/dev/zero"\n  format "raw"\n}\n`);
   const l = runVigil(t, ['listen', 'speaker', '--admin-socket', server.adminSocket], { env: { ALSA_CONFIG_PATH: conf } });
-  await sleep(2500);
+  // Until a second and a bit of the candidate's audio has been played past the device's pre-roll silence.
+  const playedBody = (): number => {
+    const bytes = existsSync(outFile) ? readFileSync(outFile) : Buffer.alloc(0);
+    const first = bytes.findIndex((b) => b !== 0);
+    return first < 0 ? 0 : bytes.length - first;
+  };
+  await waitUntil('a second of audio played by vigil listen', () => playedBody() >= 16000 * 2 + 6400, { seen: playedBody, everyMs: 100 });
   l.proc.kill('SIGINT');
   const r = await l.done;
   assert.equal(r.code, 0, r.stderr);

@@ -3,8 +3,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
+import { AdminClient } from '../src/admin/client';
 import type { SessionRecord } from '../src/server';
-import { audio, clientArgs, readJson, recordingFacts, runVigil, sleep, startServer, tempDir, video } from './helpers';
+import { audio, clientArgs, readJson, recordingFacts, runVigil, startServer, tempDir, video, waitUntil } from './helpers';
 
 /** A TCP relay between client and server whose links the test can cut, as a flaky network would. */
 async function flakyLink(t: { after(fn: () => void): void }, targetPort: number): Promise<{ port: number; cut: () => number }> {
@@ -25,7 +26,10 @@ async function flakyLink(t: { after(fn: () => void): void }, targetPort: number)
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(() => {
-    for (const [a, b] of pairs) (a.destroy(), b.destroy());
+    for (const [a, b] of pairs) {
+      a.destroy();
+      b.destroy();
+    }
     server.close();
   });
   return {
@@ -33,25 +37,34 @@ async function flakyLink(t: { after(fn: () => void): void }, targetPort: number)
     // Resets both sides mid-stream: whatever was in flight is lost.
     cut: () => {
       const n = pairs.size;
-      for (const [a, b] of pairs) (a.resetAndDestroy(), b.resetAndDestroy());
+      for (const [a, b] of pairs) {
+        a.resetAndDestroy();
+        b.resetAndDestroy();
+      }
       pairs.clear();
       return n;
     },
   };
 }
 
-test('a dropped connection reconnects, resumes the same session within 2 s, and loses no frame', { timeout: 60_000 }, async (t) => {
+test('a dropped connection reconnects at its first attempt, resumes the same session, and loses no frame', { timeout: 60_000 }, async (t) => {
   const dir = tempDir(t);
   const server = await startServer(t, dir);
   const link = await flakyLink(t, server.port);
   const c = runVigil(t, clientArgs(link.port, 'wobbly', video('megamind-clip.mp4'), audio('silence-10s.wav')));
   await c.waitForLine(/^WELCOME/);
-  await sleep(2500);
+  const admin = await AdminClient.connect(server.adminSocket);
+  t.after(() => admin.close());
+  const now = async () => (await admin.status()).candidates.find((x) => x.id === 'wobbly');
+  let before = await now();
+  await waitUntil('2.5 s of audio recorded before the cut', async () => ((before = await now())?.audio_s ?? 0) >= 2.5, { seen: () => before });
   assert.equal(link.cut(), 1);
   const cutAt = performance.now();
   await c.waitForLine(/^RESUMED session /);
-  const resumedIn = performance.now() - cutAt;
-  assert.ok(resumedIn < 2000, `resumed after ${resumedIn.toFixed(0)} ms`);
+  t.diagnostic(`resumed ${(performance.now() - cutAt).toFixed(0)} ms after the cut`);
+  const after = await now();
+  // Back on the first try (its delay is 0.1-0.3 s by the backoff rule), whatever the machine's load.
+  assert.doesNotMatch(c.stdout(), /^RECONNECT attempt 2 /m, 'resumed at the first attempt');
   const r = await c.done;
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^DISCONNECTED the server went away .*; reconnecting$/m);
@@ -78,8 +91,9 @@ test('a dropped connection reconnects, resumes the same session within 2 s, and 
     .filter((e) => e.event === 'close' && e.kind === 'disconnected');
   assert.equal(closed.length, 1);
   const gap = closed[0]!;
-  assert.ok(gap.start_s > 2 && gap.start_s < 4, `gap starts at ${gap.start_s}`);
-  assert.ok(gap.end_s - gap.start_s < 2, `gap lasts ${gap.end_s - gap.start_s} s`);
+  // On the session clock: after the last status read before the cut, closed before the first read after the resume.
+  const [c0, c1] = [before!.connected_s, after!.connected_s];
+  assert.ok(gap.start_s >= c0 - 0.1 && gap.start_s <= gap.end_s && gap.end_s <= c1 + 0.1, `gap ${gap.start_s}-${gap.end_s} s, cut after ${c0} s, resumed by ${c1} s`);
   assert.ok(server.logs.some((l) => l.msg === 'candidate resumed'));
 });
 
@@ -88,7 +102,7 @@ test('a client whose server is gone for good gives up after --reconnect seconds'
   const server = await startServer(t, dir);
   const c = runVigil(t, clientArgs(server.port, 'quitter', video('candidate-ok.mp4'), null, ['--loop', '--reconnect', '2']));
   await c.waitForLine(/^WELCOME/);
-  await sleep(500);
+  // After WELCOME the session is established: a server that dies now is a drop the client tries to recover from.
   server.proc.kill('SIGKILL');
   const r = await c.done;
   assert.equal(r.code, 1);

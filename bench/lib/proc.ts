@@ -115,8 +115,13 @@ export class CpuMeter {
     let detectors = 0;
     let others = 0;
     for (const v of this.seen.values()) {
-      if (v.detector) (det += v.last - v.first), detectors++;
-      else (other += v.last - v.first), others++;
+      if (v.detector) {
+        det += v.last - v.first;
+        detectors++;
+      } else {
+        other += v.last - v.first;
+        others++;
+      }
     }
     return {
       mainPct: ((this.mainLast - this.mainFirst) / s) * 100,

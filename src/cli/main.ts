@@ -13,6 +13,7 @@ import { DEFAULT_THRESHOLDS, DetectError, DetectorPool, type DetectorName, type 
 import { runConsole } from '../tui/console';
 import { runDetect } from './detect';
 import { runListen } from './listen';
+import { installCrashHandlers, onCrash } from './crash';
 import { createLogger, flushLogger } from './logger';
 import { runStatus } from './status';
 
@@ -206,6 +207,14 @@ async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
     analyzeFps: flags.analyzeFps,
     incidentAfterS: flags.incidentAfter,
     speechAfterS: flags.speechAfter,
+  });
+  onCrash({
+    report: (kind, err) => log.fatal({ kind, err }, `internal error (${kind})`),
+    cleanup: async () => {
+      await server.close();
+      await pool?.close();
+      await flushLogger(log);
+    },
   });
   const { signal, dispose } = onceInterrupted();
   try {
@@ -472,6 +481,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
 
 /** Entry point for bin/vigil: parses argv, runs one subcommand, resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  installCrashHandlers();
   let pending: Promise<number> | null = null;
   const program = buildProgram((p) => {
     pending = p;

@@ -40,11 +40,14 @@ export async function runStatus(opts: StatusOptions): Promise<number> {
       // Home the cursor and clear below, so the table redraws in place without flicker.
       opts.out.write(tty ? `\x1b[H\x1b[J${text}\n\n(refreshing every ${opts.watch}s; Ctrl-C to stop)\n` : text + '\n');
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, opts.watch! * 1000);
-        opts.signal?.addEventListener('abort', () => {
+        // The abort listener goes when the wait ends either way; one left per refresh would pile up on the signal.
+        const done = (): void => {
           clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', done);
           resolve();
-        }, { once: true });
+        };
+        const timer = setTimeout(done, opts.watch! * 1000);
+        opts.signal?.addEventListener('abort', done, { once: true });
       });
     }
     return 0;

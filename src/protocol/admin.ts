@@ -4,6 +4,7 @@
  * volume, and a proctor can drive it with `socat - UNIX:recordings/vigil.sock` when a tool is missing.
  * Keys are snake_case because scripts read them (`vigil status --json` prints these objects as they are).
  */
+import { StringDecoder } from 'node:string_decoder';
 import type { ByeReasonName, ModeName, VerdictName } from './constants';
 import type { ProtocolErrorCode } from './errors';
 
@@ -193,11 +194,13 @@ export function encodeAdmin(msg: AdminRequest | AdminReply): string {
  */
 export class LineSplitter {
   private pending = '';
+  // Keeps the bytes of a character cut between two chunks until the rest arrives, instead of two U+FFFDs.
+  private readonly utf8 = new StringDecoder('utf8');
 
   constructor(private readonly maxLine = ADMIN_MAX_LINE) {}
 
   push(chunk: Buffer | string): string[] {
-    this.pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    this.pending += typeof chunk === 'string' ? chunk : this.utf8.write(chunk);
     const lines = this.pending.split('\n');
     this.pending = lines.pop() ?? '';
     if (this.pending.length > this.maxLine) {

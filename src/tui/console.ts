@@ -8,6 +8,7 @@ import type { CandidateStatus, ModeName, PreviewFrame, ServerEvent } from '../pr
 import { duration } from '../cli/format';
 import { ConsoleModel, FACE_COLOR, eventLine } from './model';
 import { HALF_BLOCK, halfBlockGrid, type CellGrid } from './preview';
+import { CoalescedRefresh } from './refresh';
 
 export interface ConsoleOptions {
   adminSocket: string;
@@ -17,6 +18,7 @@ export interface ConsoleOptions {
 
 const RENDER_INTERVAL_MS = 100; // at most ~10 redraws a second
 const POLL_INTERVAL_MS = 1000;
+const EVENT_REFRESH_MS = 100; // events in a burst share one status request
 const RECONNECT_MS = 2000;
 
 type Mode = 'main' | 'help' | 'preview' | 'filter' | 'confirm';
@@ -67,6 +69,7 @@ export class ProctorConsole {
   private connected = false;
   private done!: (code: number) => void;
   private stopped = false;
+  private readonly refresh = new CoalescedRefresh(() => this.poll(), EVENT_REFRESH_MS);
 
   constructor(private readonly opts: ConsoleOptions) {}
 
@@ -77,7 +80,7 @@ export class ProctorConsole {
     this.build();
     await this.attach(client);
     this.timers.push(setInterval(() => this.flush(), RENDER_INTERVAL_MS));
-    this.timers.push(setInterval(() => void this.poll(), POLL_INTERVAL_MS));
+    this.timers.push(setInterval(() => this.refresh.request(), POLL_INTERVAL_MS));
     return finished;
   }
 
@@ -169,7 +172,7 @@ export class ProctorConsole {
     const line = eventLine(e);
     if (line) this.log.log(line);
     // Joins, leaves and face changes should show in the table without waiting for the next poll.
-    if (e.kind !== 'mode_changed') void this.poll();
+    if (e.kind !== 'mode_changed') this.refresh.request();
     this.markDirty();
   }
 
@@ -440,6 +443,7 @@ export class ProctorConsole {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.refresh.close();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.client?.close();
     for (const w of this.windows) w.kill('SIGTERM');
