@@ -2,50 +2,35 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Terminal } from '@xterm/headless';
-import * as pty from 'node-pty';
 import { AdminClient } from '../src/admin/client';
 import { PROTOCOL_VERSION, type Message, type ServerEvent, type ServerStatus } from '../src/protocol';
-import { Peer } from './peer';
-import { VIGIL, clientArgs, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video } from './helpers';
+import { startConsole } from './console-pty';
+import { WirePeer } from './wire-peer';
+import { clientArgs, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video } from './helpers';
 
 /** The stand-in detector process (test/fixtures/detector-worker.ts), put in place by VIGIL_DETECTOR_WORKER. */
 const FIXTURE = path.join(__dirname, 'fixtures', 'detector-worker.js');
 
 /** A raw candidate whose HELLO says it understands ALERT; it PINGs so that it outlives the idle timeout. */
-async function alertable(t: { after(fn: () => void): void }, port: number, id: string): Promise<Peer> {
-  const p = new Peer(port);
+async function alertable(t: { after(fn: () => void): void }, port: number, id: string): Promise<WirePeer> {
+  const p = await WirePeer.connect(port);
   const hello: Message = { type: 'hello', version: PROTOCOL_VERSION, candidateId: id, token: '', clientVersion: 'test', video: { codec: 'jpeg', width: 320, height: 240, fps: 15 }, audio: null, accepts: ['alert'] };
   p.send(hello);
   await p.waitFor('welcome');
   const ping = setInterval(() => p.send({ type: 'ping', nonce: 1 }), 1000);
   t.after(() => {
     clearInterval(ping);
-    p.close();
+    p.destroy();
   });
   return p;
 }
 
 /** The console in a pseudo-terminal, replayed into a headless xterm; returns a function reading its screen. */
 function consoleScreen(t: { after(fn: () => void): void }, adminSocket: string): () => Promise<string> {
-  const [cols, rows] = [140, 40];
-  const term = new Terminal({ cols, rows, allowProposedApi: true });
-  const proc = pty.spawn(VIGIL, ['console', '--admin-socket', adminSocket], { name: 'xterm-256color', cols, rows, env: { ...process.env, TERM: 'xterm-256color' } as Record<string, string> });
-  let exited = false;
-  proc.onExit(() => (exited = true));
-  proc.onData((d) => term.write(d));
-  t.after(() => {
-    if (!exited) proc.kill('SIGKILL');
-    term.dispose();
-  });
-  return async () => {
-    await new Promise<void>((r) => term.write('', r));
-    const b = term.buffer.active;
-    return Array.from({ length: rows }, (_, y) => b.getLine(b.viewportY + y)?.translateToString(true) ?? '').join('\n');
-  };
+  return startConsole(t, adminSocket, { cols: 140, rows: 40 }).current;
 }
 
-const alerts = (p: Peer) => p.messages.filter((m) => m.type === 'alert');
+const alerts = (p: WirePeer) => p.received.filter((m) => m.type === 'alert');
 
 async function until<T>(what: string, get: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const t0 = performance.now();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PROTOCOL_VERSION, encode, type Message } from '../src/protocol';
-import { Peer } from './peer';
+import { WirePeer } from './wire-peer';
 import { runVigil, startServer, tempDir, type RunningServer } from './helpers';
 
 /**
@@ -22,9 +22,9 @@ const hello = (id: string, media: 'video' | 'audio' = 'video'): Message => ({
   audio: media === 'audio' ? { codec: 'pcm_s16le', sampleRate: 16000, channels: 1 } : null,
 });
 
-async function joined(t: { after(fn: () => void): void }, server: RunningServer, id: string, media: 'video' | 'audio' = 'video'): Promise<Peer> {
-  const p = new Peer(server.port);
-  t.after(() => p.close());
+async function joined(t: { after(fn: () => void): void }, server: RunningServer, id: string, media: 'video' | 'audio' = 'video'): Promise<WirePeer> {
+  const p = await WirePeer.connect(server.port);
+  t.after(() => p.destroy());
   p.send(hello(id, media));
   await p.waitFor('welcome');
   return p;
@@ -110,8 +110,8 @@ test('--max-candidates counts sessions kept for a resume: a newcomer is refused 
   await server.waitForLog((l) => l.msg === 'connection lost; session kept for a resume' && l['id'] === 'away');
   await joined(t, server, 'present');
 
-  const late = new Peer(server.port);
-  t.after(() => late.close());
+  const late = await WirePeer.connect(server.port);
+  t.after(() => late.destroy());
   late.send(hello('late'));
   const bye = await late.bye();
   assert.equal(bye.reason, 'server_full');
@@ -120,8 +120,8 @@ test('--max-candidates counts sessions kept for a resume: a newcomer is refused 
   assert.equal((await drops(t, server))['server_full'], 1);
 
   // The place was held for the one who left: it resumes the same session.
-  const back = new Peer(server.port);
-  t.after(() => back.close());
+  const back = await WirePeer.connect(server.port);
+  t.after(() => back.destroy());
   back.send(hello('away'));
   const welcome = await back.waitFor('welcome');
   assert.equal(welcome.resumed, true);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import pino from 'pino';
-import { Decoder, encode, type HelloMessage, type Message, type OptionalKind, type ServerEvent } from '../src/protocol';
+import { Decoder, encode, type ByeMessage, type HelloMessage, type Message, type OptionalKind, type ServerEvent } from '../src/protocol';
 import { VigilServer, type ServerOptions } from '../src/server';
 import type { CandidateConnection } from '../src/server/connection';
 
@@ -31,7 +31,7 @@ export function connectionOf(server: VigilServer, id: string): CandidateConnecti
 export class WirePeer {
   readonly received: Message[] = [];
   private readonly decoder = new Decoder();
-  private waiters = new Set<() => void>();
+  private readonly waiters = new Set<() => void>();
   readonly closed: Promise<void>;
 
   private constructor(readonly socket: net.Socket) {
@@ -54,8 +54,9 @@ export class WirePeer {
     });
   }
 
-  send(msg: Message): boolean {
-    return this.socket.write(encode(msg));
+  /** Sends a message, or raw bytes for what the real client never sends (floods, torn frames). */
+  send(msg: Message | Buffer): boolean {
+    return this.socket.write(Buffer.isBuffer(msg) ? msg : encode(msg));
   }
 
   hello(id: string, opts: { accepts?: OptionalKind[]; video?: boolean; audio?: boolean } = {}): void {
@@ -72,24 +73,43 @@ export class WirePeer {
     this.send(hello);
   }
 
-  /** Resolves with the first received message of `type` (already received or still to come). */
+  /**
+   * Resolves with the first received message of `type` (already received or still to come); fails after the
+   * timeout, or at once when the server closes without sending one.
+   */
   waitFor<T extends Message['type']>(type: T, timeoutMs = 10_000): Promise<Extract<Message, { type: T }>> {
     return new Promise((resolve, reject) => {
-      const check = (): void => {
+      const got = (): string => this.received.map((x) => x.type).join(',') || 'nothing';
+      const done = (): void => {
+        this.waiters.delete(check);
+        this.socket.off('close', onClose);
+        clearTimeout(timer);
+      };
+      const check = (): boolean => {
         const m = this.received.find((x) => x.type === type);
-        if (m) {
-          this.waiters.delete(check);
-          clearTimeout(timer);
-          resolve(m as Extract<Message, { type: T }>);
-        }
+        if (!m) return false;
+        done();
+        resolve(m as Extract<Message, { type: T }>);
+        return true;
+      };
+      const onClose = (): void => {
+        if (check()) return;
+        done();
+        reject(new Error(`connection closed without a ${type}; received ${got()}`));
       };
       const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`no ${type} within ${timeoutMs} ms; received ${this.received.map((x) => x.type).join(',')}`));
+        done();
+        reject(new Error(`no ${type} within ${timeoutMs} ms; received ${got()}`));
       }, timeoutMs);
+      if (check()) return;
       this.waiters.add(check);
-      check();
+      if (this.socket.destroyed) onClose();
+      else this.socket.once('close', onClose);
     });
+  }
+
+  bye(timeoutMs?: number): Promise<ByeMessage> {
+    return this.waitFor('bye', timeoutMs);
   }
 
   destroy(): void {
