@@ -100,7 +100,9 @@ export class DnnDetector {
     const moved = Math.hypot(box.x + box.w / 2 - (last.x + last.w / 2), box.y + box.h / 2 - (last.y + last.h / 2));
     if (iou(box, last) <= 0.3 && moved >= last.w / 2) return null;
     if (box.w < 0.7 * last.w || box.w > 1.4 * last.w) return null;
-    if (touchesEdge(box, img.cols, img.rows)) return null;
+    // BlazeFace's square box reaches further out than the UltraFace box made from it; how much further varies from
+    // face to face (UltraFace boxed a wide face 20 px beyond the conversion), so neither may touch an edge.
+    if (touchesEdge(box, img.cols, img.rows) || touchesEdge(hits[0]!, img.cols, img.rows)) return null;
     return { ...box, score: hits[0]!.score };
   }
 
