@@ -1,8 +1,9 @@
 /**
  * bench/gate: the numbers motion gating's threshold is chosen from (src/detect/motion-gate.ts), and what gating
  * saves. For each sample video at 640x480 it replays the server's policy at 5 analyses/s (reference only while
- * the last full analysis is younger than 1 s of video) with the real dnn detector and prints the fraction of
- * frames gated and the cost of a gated and of an analysed frame. It also prints the thumbnail differences that
+ * the last full analysis is younger than 1 s of video; the quick check while that analysis was ok with one face)
+ * with the real dnn detector and prints the share of frames gated, answered quick and fully analysed, and the
+ * cost of each. It also prints the thumbnail differences that
  * must not gate: across the hard cuts of candidate-incidents.mp4, a face moved 5 % of the width, a second face
  * pasted in.
  *
@@ -10,9 +11,10 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { analyzeJpeg, createDetector } from '../src/detect/analyze';
+import { analyzeJpeg, createDetector, quickCheckJpeg } from '../src/detect/analyze';
 import { analyzeUnlessStill, GATE_LIMITS, makeThumbnail, thumbnailDifference, type Thumbnail } from '../src/detect/motion-gate';
 import { loadOpenCV, type CV } from '../src/detect/opencv';
+import type { FrameResult } from '../src/detect/types';
 import { DEFAULT_THRESHOLDS } from '../src/detect/verdict';
 import { VideoFileSource } from '../src/media/video-file';
 
@@ -40,9 +42,16 @@ async function main(): Promise<void> {
   const cv = loadOpenCV();
   const detector = await createDetector(cv, { detector: 'dnn', thresholds: DEFAULT_THRESHOLDS });
   const analyze = (jpeg: Buffer) => analyzeJpeg(cv, detector, jpeg, DEFAULT_THRESHOLDS);
+  const quickFor = (r: FrameResult | undefined) => {
+    const face = r && r.verdict === 'ok' && r.faces.length === 1 ? r.faces[0]! : null;
+    return face ? (jpeg: Buffer) => quickCheckJpeg(cv, detector, jpeg, face, DEFAULT_THRESHOLDS) : undefined;
+  };
   const out: string[] = [`bench/gate: limits mean ${GATE_LIMITS.mean}, peak ${GATE_LIMITS.peak} (absolute gray differences of 32x24 thumbnails, brightness-normalised)`, ''];
 
-  out.push('| video | analysed frames at 5/s | gated | consecutive mean diff median / p95 / max (peak p10 / median / p95) | ms gated (median) | ms analysed (median) |', '|---|---:|---:|---|---:|---:|');
+  out.push(
+    '| video | frames at 5/s | gated | quick (verdicts a full analysis disagrees with) | full | consecutive mean diff median / p95 / max (peak p10 / median / p95) | ms gated (median) | ms quick (median) | ms full (median) |',
+    '|---|---:|---:|---:|---:|---|---:|---:|---:|',
+  );
   const videos: Record<string, { fps: number; jpegs: Buffer[] }> = {};
   for (const file of ['candidate-ok.mp4', 'candidate-incidents.mp4', 'candidate-incidents-mjpeg.avi', 'megamind-clip.mp4', 'still']) {
     // 'still': candidate-incidents.mp4's frame at 3 s for 10 s, a candidate sitting still before a steady camera.
@@ -51,27 +60,35 @@ async function main(): Promise<void> {
         ? { fps: 15, jpegs: Array.from({ length: 150 }, () => videos['candidate-incidents.mp4']!.jpegs[45]!) }
         : (videos[file] = await frames(file));
     const step = Math.round(v.fps / 5);
-    let reference: { thumb: Thumbnail; t: number } | null = null;
+    let reference: { thumb: Thumbnail; t: number; result: FrameResult } | null = null;
     let previous: Thumbnail | null = null;
     const consecutive: number[] = [];
     const peaks: number[] = [];
     const gatedMs: number[] = [];
     const fullMs: number[] = [];
+    const quickMs: number[] = [];
     let gated = 0;
+    let quick = 0;
+    // Quick answers whose verdict a full analysis of the same frame does not share (checked outside the timing).
+    let disagree = 0;
     let total = 0;
     for (let i = 0; i < v.jpegs.length; i += step) {
       const t = i / v.fps;
-      const ref = reference && t - reference.t < 1 ? reference.thumb : null;
+      const ref = reference && t - reference.t < 1 ? reference : null;
       const t0 = process.hrtime.bigint();
-      const a = await analyzeUnlessStill(cv, v.jpegs[i]!, ref, GATE_LIMITS, analyze);
+      const a = await analyzeUnlessStill(cv, v.jpegs[i]!, ref?.thumb ?? null, GATE_LIMITS, analyze, quickFor(ref?.result));
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       total++;
       if (a.kind === 'gated') {
         gated++;
         gatedMs.push(ms);
+      } else if (a.kind === 'quick') {
+        quick++;
+        quickMs.push(ms);
+        if ((await analyze(v.jpegs[i]!)).verdict !== a.result.verdict) disagree++;
       } else {
         fullMs.push(ms);
-        reference = { thumb: a.thumbnail, t };
+        reference = { thumb: a.thumbnail, t, result: a.result };
       }
       if (previous) {
         const d = thumbnailDifference(a.thumbnail, previous);
@@ -80,9 +97,10 @@ async function main(): Promise<void> {
       }
       previous = a.thumbnail;
     }
-    [consecutive, peaks, gatedMs, fullMs].forEach((x) => x.sort((p, q) => p - q));
+    [consecutive, peaks, gatedMs, quickMs, fullMs].forEach((x) => x.sort((p, q) => p - q));
+    const share = (n: number): string => `${n} (${Math.round((100 * n) / total)} %)`;
     out.push(
-      `| ${file} | ${total} | ${gated} (${Math.round((100 * gated) / total)} %) | ${f1(pct(consecutive, 50))} / ${f1(pct(consecutive, 95))} / ${f1(pct(consecutive, 100))} (peak ${f1(pct(peaks, 10))} / ${f1(pct(peaks, 50))} / ${f1(pct(peaks, 95))}) | ${pct(gatedMs, 50).toFixed(2)} | ${pct(fullMs, 50).toFixed(2)} |`,
+      `| ${file} | ${total} | ${share(gated)} | ${share(quick)}${disagree ? `, ${disagree} disagree` : ''} | ${share(fullMs.length)} | ${f1(pct(consecutive, 50))} / ${f1(pct(consecutive, 95))} / ${f1(pct(consecutive, 100))} (peak ${f1(pct(peaks, 10))} / ${f1(pct(peaks, 50))} / ${f1(pct(peaks, 95))}) | ${pct(gatedMs, 50).toFixed(2)} | ${pct(quickMs, 50).toFixed(2)} | ${pct(fullMs, 50).toFixed(2)} |`,
     );
   }
   out.push('');

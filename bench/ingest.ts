@@ -84,7 +84,7 @@ interface Run {
   failures: string[];
 }
 
-const sampleOf = (c: CandidateStatus): Sample => ({ analyses: c.analyses + c.analysis_gated, skipped: c.analysis_skipped, connectedS: c.connected_s });
+const sampleOf = (c: CandidateStatus): Sample => ({ analyses: c.analyses + c.analysis_gated + c.analysis_quick, skipped: c.analysis_skipped, connectedS: c.connected_s });
 
 /** What polling `status` saw of the server's responsiveness: a slow answer means its event loop was stalled. */
 interface StatusHealth {

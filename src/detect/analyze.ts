@@ -1,4 +1,5 @@
 import { DEFAULT_DNN, DnnDetector } from './dnn';
+import type { Rect } from './geometry';
 import { HaarDetector, DEFAULT_HAAR, type HaarOptions } from './haar';
 import type { CV, Mat } from './opencv';
 import { DetectError, type DetectorName, type FaceBox, type FrameResult } from './types';
@@ -11,6 +12,8 @@ export interface FaceDetector {
   /** True when the detector needs the frame at full size rather than halved. */
   readonly fullResolution?: boolean;
   detect(img: Mat): Promise<FaceBox[]>;
+  /** The quick check (dnn only): the face at `last` found again cheaply, or null when only a full look can tell. */
+  track?(img: Mat, last: Rect): Promise<FaceBox | null>;
 }
 
 export interface DetectorConfig {
@@ -48,11 +51,8 @@ export function jpegSize(buf: Buffer): { width: number; height: number } | null 
  */
 const REDUCE_FROM_WIDTH = 480;
 
-/**
- * One JPEG in, one verdict out: the whole per-frame path, shared by the server's detector processes and
- * `vigil detect`. Boxes are reported in the pixels of the frame as sent.
- */
-export async function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, thresholds: VerdictThresholds): Promise<FrameResult> {
+/** The JPEG decoded as the detector wants it, and the factors from its pixels to the frame's as sent. */
+function decode(cv: CV, detector: FaceDetector, jpeg: Buffer): { img: Mat; width: number; height: number; kx: number; ky: number } {
   const size = jpegSize(jpeg);
   const reduce = !detector.fullResolution && size !== null && size.width >= REDUCE_FROM_WIDTH ? 2 : 1;
   let img: Mat;
@@ -65,15 +65,39 @@ export async function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, 
   // A reduced decode rounds odd sizes up: scale by the real ratio, not by 2.
   const width = size?.width ?? img.cols * reduce;
   const height = size?.height ?? img.rows * reduce;
-  const kx = width / img.cols;
-  const ky = height / img.rows;
-  const faces = (await detector.detect(img)).map((f) => ({
-    ...f,
-    x: Math.round(f.x * kx),
-    y: Math.round(f.y * ky),
-    w: Math.round(f.w * kx),
-    h: Math.round(f.h * ky),
-    score: Math.round(f.score * 1000) / 1000,
-  }));
+  return { img, width, height, kx: width / img.cols, ky: height / img.rows };
+}
+
+const toFrame = (f: FaceBox, kx: number, ky: number): FaceBox => ({
+  ...f,
+  x: Math.round(f.x * kx),
+  y: Math.round(f.y * ky),
+  w: Math.round(f.w * kx),
+  h: Math.round(f.h * ky),
+  score: Math.round(f.score * 1000) / 1000,
+});
+
+/**
+ * One JPEG in, one verdict out: the whole per-frame path, shared by the server's detector processes and
+ * `vigil detect`. Boxes are reported in the pixels of the frame as sent.
+ */
+export async function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, thresholds: VerdictThresholds): Promise<FrameResult> {
+  const { img, width, height, kx, ky } = decode(cv, detector, jpeg);
+  const faces = (await detector.detect(img)).map((f) => toFrame(f, kx, ky));
   return { width, height, faces, ...judge(faces, width, height, thresholds, detector.bestRejected) };
+}
+
+/**
+ * The quick check (README, "Motion gating"): the one face of the last full analysis, `last` (frame pixels), found
+ * again by the detector's cheap look around it, judged by the same rules. Null, for a full analysis, when the
+ * detector has no quick check, does not find that face again as it was, or the verdict would no longer be ok.
+ */
+export async function quickCheckJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, last: Rect, thresholds: VerdictThresholds): Promise<FrameResult | null> {
+  if (!detector.track) return null;
+  const { img, width, height, kx, ky } = decode(cv, detector, jpeg);
+  const found = await detector.track(img, { x: last.x / kx, y: last.y / ky, w: last.w / kx, h: last.h / ky });
+  if (!found) return null;
+  const faces = [toFrame(found, kx, ky)];
+  const judgement = judge(faces, width, height, thresholds);
+  return judgement.verdict === 'ok' ? { width, height, faces, ...judgement } : null;
 }

@@ -29,6 +29,8 @@ const WINDOW = 2.2;
  */
 const TOUCH = 0.025;
 const TOUCH_TOP = 0.05;
+/** BlazeFace hits above this score in the quick check's window count as faces there (see track). */
+const QUICK_DOUBT = 0.5;
 
 /**
  * The default detector: UltraFace proposes faces at 320x240 (small and distant ones included), BlazeFace looks
@@ -83,6 +85,28 @@ export class DnnDetector {
   }
 
   /**
+   * The quick check between full analyses (README, "Motion gating"): BlazeFace alone on a window around `last`,
+   * the face the last full analysis found (UltraFace's box convention, this image's pixels). The face it returns
+   * is that face again, moved a little: exactly one confident face in the window, overlapping the last one, of
+   * similar size and clear of the frame's edges. Anything else is null, and the caller runs the full cascade:
+   * this window cannot see a second face elsewhere, a face leaving the picture or one UltraFace would not confirm.
+   */
+  async track(img: Mat, last: Rect): Promise<FaceBox | null> {
+    const side = Math.max(last.w, last.h) * WINDOW;
+    const hits = await this.verifier.inspect(img, { x: last.x + last.w / 2 - side / 2, y: last.y + last.h / 2 - side / 2, side }, QUICK_DOUBT, 'reflect');
+    // A second face in the window, even a doubtful one, is for the full cascade to judge.
+    if (hits.length !== 1 || hits[0]!.score < this.opts.verifyScore) return null;
+    const box = ultraFaceBox(hits[0]!);
+    const moved = Math.hypot(box.x + box.w / 2 - (last.x + last.w / 2), box.y + box.h / 2 - (last.y + last.h / 2));
+    if (iou(box, last) <= 0.3 && moved >= last.w / 2) return null;
+    if (box.w < 0.7 * last.w || box.w > 1.4 * last.w) return null;
+    // BlazeFace's square box reaches further out than the UltraFace box made from it; how much further varies from
+    // face to face (UltraFace boxed a wide face 20 px beyond the conversion), so neither may touch an edge.
+    if (touchesEdge(box, img.cols, img.rows) || touchesEdge(hits[0]!, img.cols, img.rows)) return null;
+    return { ...box, score: hits[0]!.score };
+  }
+
+  /**
    * A face more than half outside the frame is too little of a face for UltraFace. Seen in a window that
    * straddles the edge, with the frame mirrored beyond it, its visible part and its mirror image make a whole
    * face centred on the edge, which BlazeFace finds. Only frames with no face at all are scanned (about 14
@@ -97,11 +121,10 @@ export class DnnDetector {
         const cy = h.y + h.h / 2;
         const onEdge = win.edge === 'left' ? Math.abs(cx) : win.edge === 'right' ? Math.abs(cx - img.cols) : Math.abs(cy);
         if (onEdge > 0.25 * h.w || (best && best.box.score >= h.score)) continue;
-        const w = h.w * UF_PER_BF_W;
-        const hh = h.w * UF_PER_BF_H;
-        const x = win.edge === 'left' ? -w / 2 : win.edge === 'right' ? img.cols - w / 2 : cx - w / 2;
-        const y = win.edge === 'top' ? -hh / 2 : cy - UF_RAISE * h.w - hh / 2;
-        best = { box: { x, y, w, h: hh, score: h.score }, hit: h, win };
+        const uf = ultraFaceBox(h);
+        const x = win.edge === 'left' ? -uf.w / 2 : win.edge === 'right' ? img.cols - uf.w / 2 : uf.x;
+        const y = win.edge === 'top' ? -uf.h / 2 : uf.y;
+        best = { box: { x, y, w: uf.w, h: uf.h, score: h.score }, hit: h, win };
       }
     }
     // A mirrored window is symmetric, and symmetric clutter can look like a face to one model (an office shelf
@@ -168,6 +191,13 @@ const TALLEST = 1.5;
 /** UltraFace's box sits this much (of BlazeFace's width) higher than BlazeFace's, which centres on the nose. */
 const UF_RAISE = 0.09;
 
+/** The box UltraFace would give the face BlazeFace boxed (an uncut face): narrower, taller, a little higher. */
+export function ultraFaceBox(hit: Rect): Rect {
+  const w = hit.w * UF_PER_BF_W;
+  const h = hit.w * UF_PER_BF_H;
+  return { x: hit.x + hit.w / 2 - w / 2, y: hit.y + hit.h / 2 - UF_RAISE * hit.w - h / 2, w, h };
+}
+
 /**
  * The face's whole box in UltraFace's convention. Where the proposal stays clear of the frame's edges it is that
  * box. Where it touches an edge, the frame may be hiding part of the face and UltraFace boxes only what it sees;
@@ -178,10 +208,10 @@ export function fullBox(p: Rect, hit: BlazeHit, width: number, height: number): 
   const tx = TOUCH * width;
   const ty = TOUCH * height;
   // Only the directions in which the frame may hide the face are rebuilt.
-  const cx = hit.x + hit.w / 2;
-  const cy = hit.y + hit.h / 2 - UF_RAISE * hit.w;
-  const w = hit.w * UF_PER_BF_W;
-  const h = hit.w * UF_PER_BF_H;
+  const uf = ultraFaceBox(hit);
+  const cx = uf.x + uf.w / 2;
+  const cy = uf.y + uf.h / 2;
+  const { w, h } = uf;
   let { x, y, w: bw, h: bh } = p;
   if (p.x <= tx || p.x + p.w >= width - tx) {
     x = Math.min(x, cx - w / 2);

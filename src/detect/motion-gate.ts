@@ -38,9 +38,13 @@ export interface Thumbnail {
   gray: Uint8Array;
 }
 
-/** What a detector process answers to a gated request. */
+/**
+ * What a detector process answers to a gated request: `gated`, unchanged; `quick`, changed, but the quick check
+ * found the last analysis's one face again (analyze.ts, quickCheckJpeg); `analysed`, the full cascade ran.
+ */
 export type GatedAnalysis =
   | { kind: 'analysed'; result: FrameResult; thumbnail: Thumbnail; difference: GateLimits | null }
+  | { kind: 'quick'; result: FrameResult; thumbnail: Thumbnail; difference: GateLimits }
   | { kind: 'gated'; thumbnail: Thumbnail; difference: GateLimits };
 
 /** The frame's thumbnail: libjpeg decodes at 1/8 size in gray (about 0.15 ms for 640x480), then an area average. */
@@ -86,8 +90,8 @@ export function isStill(d: GateLimits, limits: GateLimits): boolean {
 }
 
 /**
- * One gated request: the thumbnail first; the full analysis only when there is no reference or the frame
- * differs from it by more than `limits`.
+ * One gated request: the thumbnail first; then, when the frame changed from a reference and `quick` is given
+ * (the caller has a face to look for), the quick check; the full analysis only when neither answers.
  */
 export async function analyzeUnlessStill(
   cv: CV,
@@ -95,9 +99,12 @@ export async function analyzeUnlessStill(
   reference: Thumbnail | null,
   limits: GateLimits,
   analyze: (jpeg: Buffer) => Promise<FrameResult>,
+  quick?: (jpeg: Buffer) => Promise<FrameResult | null>,
 ): Promise<GatedAnalysis> {
   const thumbnail = makeThumbnail(cv, jpeg);
   const difference = reference ? thumbnailDifference(thumbnail, reference) : null;
   if (difference && isStill(difference, limits)) return { kind: 'gated', thumbnail, difference };
+  const found = difference && quick ? await quick(jpeg) : null;
+  if (found && difference) return { kind: 'quick', result: found, thumbnail, difference };
   return { kind: 'analysed', result: await analyze(jpeg), thumbnail, difference };
 }

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { DetectorConfig } from './analyze';
 import { backoffMs, SILENT_LOG, type DetectorHealth, type PoolLog } from './health';
-import { DetectError, type FrameResult } from './types';
+import { DetectError, type FaceBox, type FrameResult } from './types';
 import type { GateLimits, GatedAnalysis, Thumbnail } from './motion-gate';
 import type { WorkerReply, WorkerRequest } from './worker';
 
@@ -318,9 +318,13 @@ export class DetectorPool {
     return this.submit({ kind: 'full', jpeg }).then((a) => (a.kind === 'full' ? a.result : Promise.reject(mismatch())));
   }
 
-  /** Analyses one JPEG unless its thumbnail differs from `reference` by at most `limits` (motion-gate.ts). */
-  analyzeUnlessStill(jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits): Promise<GatedAnalysis> {
-    return this.submit({ kind: 'gated', jpeg, reference, limits }).then((a) => (a.kind === 'gated' ? a.analysis : Promise.reject(mismatch())));
+  /**
+   * Analyses one JPEG unless its thumbnail differs from `reference` by at most `limits` (motion-gate.ts); with
+   * `lastFace` (the one face of the analysis `reference` comes from), a changed frame first gets the quick check.
+   */
+  analyzeUnlessStill(jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits, lastFace: FaceBox | null = null): Promise<GatedAnalysis> {
+    const request: JobRequest = reference && lastFace ? { kind: 'quick', jpeg, reference, limits, lastFace } : { kind: 'gated', jpeg, reference, limits };
+    return this.submit(request).then((a) => (a.kind === 'gated' ? a.analysis : Promise.reject(mismatch())));
   }
 
   private submit(request: JobRequest): Promise<JobAnswer> {

@@ -4,15 +4,20 @@
  * process (measured here: a segfault when a second worker thread loads it), and a crash here cannot take the
  * server with it.
  */
-import { analyzeJpeg, createDetector, type DetectorConfig } from './analyze';
+import { analyzeJpeg, createDetector, quickCheckJpeg, type DetectorConfig } from './analyze';
 import { analyzeUnlessStill, type GateLimits, type GatedAnalysis, type Thumbnail } from './motion-gate';
 import { loadOpenCV, type CV } from './opencv';
-import type { FrameResult } from './types';
+import type { FaceBox, FrameResult } from './types';
 
-/** `full`: analyse, as `vigil detect` does for every frame. `gated`: analyse unless the frame matches `reference`. */
+/**
+ * `full`: analyse, as `vigil detect` does for every frame. `gated`: analyse unless the frame matches `reference`.
+ * `quick`: as `gated`, but a changed frame first gets the quick check for `lastFace`, the one face of the last
+ * full analysis (frame pixels). Both gated kinds are answered with a `gated` reply.
+ */
 export type WorkerRequest =
   | { kind: 'full'; id: number; jpeg: Uint8Array }
-  | { kind: 'gated'; id: number; jpeg: Uint8Array; reference: Thumbnail | null; limits: GateLimits };
+  | { kind: 'gated'; id: number; jpeg: Uint8Array; reference: Thumbnail | null; limits: GateLimits }
+  | { kind: 'quick'; id: number; jpeg: Uint8Array; reference: Thumbnail; limits: GateLimits; lastFace: FaceBox };
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'fatal'; message: string }
@@ -22,10 +27,16 @@ export type WorkerReply =
 
 type Answer = Extract<WorkerReply, { ok: true }>;
 
-function answer(cv: CV, req: WorkerRequest, analyze: (jpeg: Buffer) => Promise<FrameResult>): Promise<Answer> {
+interface Analyzers {
+  analyze: (jpeg: Buffer) => Promise<FrameResult>;
+  quick: (jpeg: Buffer, lastFace: FaceBox) => Promise<FrameResult | null>;
+}
+
+function answer(cv: CV, req: WorkerRequest, a: Analyzers): Promise<Answer> {
   const jpeg = Buffer.from(req.jpeg.buffer, req.jpeg.byteOffset, req.jpeg.byteLength);
-  if (req.kind === 'full') return analyze(jpeg).then((result) => ({ id: req.id, ok: true, kind: 'full', result }));
-  return analyzeUnlessStill(cv, jpeg, req.reference, req.limits, analyze).then((analysis) => ({ id: req.id, ok: true, kind: 'gated', analysis }));
+  if (req.kind === 'full') return a.analyze(jpeg).then((result) => ({ id: req.id, ok: true, kind: 'full', result }));
+  const quick = req.kind === 'quick' ? (j: Buffer) => a.quick(j, req.lastFace) : undefined;
+  return analyzeUnlessStill(cv, jpeg, req.reference, req.limits, a.analyze, quick).then((analysis) => ({ id: req.id, ok: true, kind: 'gated', analysis }));
 }
 
 function reply(msg: WorkerReply): void {
@@ -34,12 +45,15 @@ function reply(msg: WorkerReply): void {
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.env['VIGIL_DETECTOR_CONFIG'] ?? '{}') as DetectorConfig;
-  let analyze: (jpeg: Buffer) => Promise<FrameResult>;
+  let analyzers: Analyzers;
   let cv: CV;
   try {
     cv = loadOpenCV();
     const detector = await createDetector(cv, config);
-    analyze = (jpeg) => analyzeJpeg(cv, detector, jpeg, config.thresholds);
+    analyzers = {
+      analyze: (jpeg) => analyzeJpeg(cv, detector, jpeg, config.thresholds),
+      quick: (jpeg, lastFace) => quickCheckJpeg(cv, detector, jpeg, lastFace, config.thresholds),
+    };
   } catch (err) {
     reply({ type: 'fatal', message: (err as Error).message });
     process.exitCode = 1;
@@ -48,7 +62,7 @@ async function main(): Promise<void> {
   }
   // One frame at a time: the pool sends the next only after this one's reply.
   process.on('message', (req: WorkerRequest) => {
-    answer(cv, req, analyze).then(
+    answer(cv, req, analyzers).then(
       (msg) => reply(msg),
       (err: unknown) => {
         const e = err as Error & { code?: string };

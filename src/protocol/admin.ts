@@ -41,11 +41,13 @@ export interface CandidateStatus {
   analyses: number;
   /** Frames answered with the previous verdict because they had not changed (a motion gate; 0 without one). */
   analysis_gated: number;
+  /** Frames answered by the quick check: the last analysis's one face found again by BlazeFace alone (0 without one). */
+  analysis_quick: number;
   /** Frames the latest-frame slot replaced by a newer one before analysis (a busy detector skips, never delays). */
   analysis_skipped: number;
   /** Analyses that failed (detector error, crash, timeout). */
   analysis_failed: number;
-  /** Verdicts (analysed and gated) per second over the last 5 s. */
+  /** Verdicts (analysed, gated and quick) per second over the last 5 s. */
   analysis_rate: number;
   /** From an analysed frame's arrival to its verdict applied and any VERDICT written, over the last 256 verdicts; null before the first. */
   verdict_latency_ms: LatencySummary | null;

@@ -14,15 +14,16 @@ export const ANALYSIS_RATE_WINDOW_MS = 5_000;
 const RATE_RING = 256;
 
 /**
- * How a verdict was reached: `detected` by the detector, or `gated` when a cheap check found the frame unchanged
- * and reused the previous verdict (counted apart so the rate and latency cover both, and the split shows).
+ * How a verdict was reached: `detected` by the detector, `gated` when a cheap check found the frame unchanged
+ * and reused the previous verdict, `quick` when the quick check found the last analysis's one face again
+ * (counted apart so the rate and latency cover all three, and the split shows).
  */
-export type VerdictSource = 'detected' | 'gated';
+export type VerdictSource = 'detected' | 'gated' | 'quick';
 
 /** The keys `vigil status --json` shows per candidate about analysis. */
 export type AnalysisFigures = Pick<
   CandidateStatus,
-  'analyses' | 'analysis_gated' | 'analysis_skipped' | 'analysis_failed' | 'analysis_rate' | 'verdict_latency_ms' | 'change_latency_ms'
+  'analyses' | 'analysis_gated' | 'analysis_quick' | 'analysis_skipped' | 'analysis_failed' | 'analysis_rate' | 'verdict_latency_ms' | 'change_latency_ms'
 >;
 
 /** Fixed-size ring of numbers; the newest overwrite the oldest. */
@@ -59,6 +60,8 @@ export class AnalysisStats {
   analyses = 0;
   /** Frames answered with the previous verdict because they had not changed. */
   gated = 0;
+  /** Frames answered by the quick check (motion-memory.ts) rather than a full analysis. */
+  quick = 0;
   /** Frames replaced in the slot by a newer one before any analysis. */
   skipped = 0;
   /** Analyses that failed (detector error, crash or timeout). */
@@ -73,13 +76,14 @@ export class AnalysisStats {
    */
   record(source: VerdictSource, latencyMs: number, changeLatencyMs: number, now = performance.now()): void {
     if (source === 'gated') this.gated++;
+    else if (source === 'quick') this.quick++;
     else this.analyses++;
     this.verdictLatency.push(latencyMs);
     this.changeLatency.push(changeLatencyMs);
     this.verdictTimes.push(now);
   }
 
-  /** Verdicts (detected and gated) per second over the last 5 s, or over `ageMs` when the session is younger. */
+  /** Verdicts (detected, gated and quick) per second over the last 5 s, or over `ageMs` when the session is younger. */
   rate(ageMs: number, now = performance.now()): number {
     const cutoff = now - ANALYSIS_RATE_WINDOW_MS;
     let n = 0;
@@ -92,6 +96,7 @@ export class AnalysisStats {
     return {
       analyses: this.analyses,
       analysis_gated: this.gated,
+      analysis_quick: this.quick,
       analysis_skipped: this.skipped,
       analysis_failed: this.failed,
       analysis_rate: round1(this.rate(ageMs, now)),

@@ -53,6 +53,11 @@ export class LatestFrameSlot {
     return this.motion?.gated ?? 0;
   }
 
+  /** Frames answered by the quick check for the last analysis's one face (motion-memory.ts). */
+  get quick(): number {
+    return this.motion?.quick ?? 0;
+  }
+
   /** Called as the frame is received (the connection offers it in the same tick it decodes it). */
   offer(jpeg: Buffer, timestampMs: number): void {
     if (this.closed) return;
@@ -87,6 +92,7 @@ export class LatestFrameSlot {
     this.busy = true;
     this.lastStart = performance.now();
     const gatedBefore = this.gated;
+    const quickBefore = this.quick;
     (this.motion ? this.motion.analyze(jpeg) : this.analyzer.analyze(jpeg, timestampMs)).then(
       (result) => {
         this.busy = false;
@@ -94,7 +100,7 @@ export class LatestFrameSlot {
           // onResult applies the verdict and writes the VERDICT when one is due, so the clock stops after it.
           this.onResult(result, timestampMs);
           const done = performance.now();
-          this.stats.record(this.gated > gatedBefore ? 'gated' : 'detected', done - arrivedAt, done - unseenSince, done);
+          this.stats.record(this.gated > gatedBefore ? 'gated' : this.quick > quickBefore ? 'quick' : 'detected', done - arrivedAt, done - unseenSince, done);
         }
         this.pump();
       },
