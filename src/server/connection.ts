@@ -11,54 +11,19 @@ import {
   type Message,
   type ModeName,
   type OptionalKind,
-  type PayloadLimits,
-  type ServerEvent,
 } from '../protocol';
 import type { IncidentEvent } from '../detect/incidents';
 import { DetectError } from '../detect/types';
-import { LatestFrameSlot, type FrameAnalysis, type FrameAnalyzer } from './frame-slot';
+import { LatestFrameSlot, type FrameAnalysis } from './frame-slot';
 import { receiptOf } from './media-ledger';
 import { ReplyWatchdog } from './reply-watchdog';
 import type { Session } from './session';
+import type { ConnectionHost } from './connection-host';
+import { recordAudioChunk, recordVideoFrame } from './media-intake';
 
-/** Settings every connection shares, resolved from the server's options. */
-export interface ConnectionSettings {
-  limits: PayloadLimits;
-  handshakeTimeoutMs: number;
-  idleTimeoutMs: number;
-  closeTimeoutMs: number;
-  maxOutboundBytes: number;
-  recorderHighWaterBytes: number;
-  /** How far a capture timestamp may run ahead of the session's own clock before it is refused. */
-  maxClockLeadMs: number;
-  /** Messages per second a connection may average (bursts of twice that pass). */
-  maxMessagesPerSecond: number;
-  /** Replies may wait unread this long before the candidate is dropped as a slow consumer. */
-  drainTimeoutMs: number;
-  analyzer: FrameAnalyzer | null;
-  analyzeIntervalMs: number;
-  /** While a candidate is not ok, the VERDICT is repeated this often. */
-  verdictRepeatMs: number;
-}
-
-export type Admission = { ok: true; session: Session; resumed: boolean } | { ok: false; reason: ByeReasonName; text: string };
-
-/** What a connection needs from the server that owns it; kept narrow so the two stay separable. */
-export interface ConnectionHost {
-  readonly settings: ConnectionSettings;
-  admit(conn: CandidateConnection, hello: HelloMessage): Promise<Admission>;
-  welcomed(conn: CandidateConnection, session: Session, resumed: boolean): void;
-  released(conn: CandidateConnection): void;
-  dropped(conn: CandidateConnection, reason: ByeReasonName, error: ProtocolError | null, message: string): void;
-  sessionEnded(conn: CandidateConnection, session: Session, ended: string): Promise<void>;
-  /** The connection died under a live session: the server may keep the session for a resume. */
-  sessionLost(conn: CandidateConnection, session: Session, why: string): void;
-  publish(event: ServerEvent): void;
-}
+export type { Admission, ConnectionHost, ConnectionSettings } from './connection-host';
 
 type State = 'handshake' | 'open' | 'closing' | 'closed';
-
-const JPEG_SOI = 0xffd8;
 
 /**
  * One candidate's TCP connection: the handshake, the message dispatch, keepalive and the close. The frame
@@ -183,33 +148,12 @@ export class CandidateConnection {
     }
     const session = this.session!;
     switch (msg.type) {
-      case 'video_frame': {
-        if (!this.hello!.video) throw new ProtocolError('VIGIL_ERR_MALFORMED', 'VIDEO_FRAME sent, but HELLO declared no video');
-        if (msg.jpeg.length < 4 || msg.jpeg.readUInt16BE(0) !== JPEG_SOI) {
-          throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `VIDEO_FRAME ${msg.seq} is not a JPEG image`);
-        }
-        // A resumed client resends from what the server last recorded; anything older is a harmless repeat.
-        if (msg.seq <= session.lastVideoSeq) return;
-        session.lastVideoTs = this.checkTimestamp('VIDEO_FRAME', msg.timestampMs, session.lastVideoTs);
-        session.lastVideoSeq = msg.seq;
-        session.ledger.video.accept(msg.seq, msg.timestampMs);
-        session.recordVideo(msg.timestampMs, msg.jpeg);
-        this.slot?.offer(msg.jpeg, msg.timestampMs);
+      case 'video_frame':
+        if (recordVideoFrame(this.hello!, session, msg, this.host.settings.maxClockLeadMs)) this.slot?.offer(msg.jpeg, msg.timestampMs);
         return;
-      }
-      case 'audio_chunk': {
-        const audio = this.hello!.audio;
-        if (!audio) throw new ProtocolError('VIGIL_ERR_MALFORMED', 'AUDIO_CHUNK sent, but HELLO declared no audio');
-        if (msg.pcm.length % (2 * audio.channels) !== 0) {
-          throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `AUDIO_CHUNK ${msg.seq} is not a whole number of ${audio.channels}-channel samples`);
-        }
-        if (msg.seq <= session.lastAudioSeq) return;
-        session.lastAudioTs = this.checkTimestamp('AUDIO_CHUNK', msg.timestampMs, session.lastAudioTs);
-        session.lastAudioSeq = msg.seq;
-        session.ledger.audio.accept(msg.seq, msg.timestampMs);
-        this.publishIncidents(session.recordAudio(msg.timestampMs, msg.pcm));
+      case 'audio_chunk':
+        this.publishIncidents(recordAudioChunk(this.hello!, session, msg, this.host.settings.maxClockLeadMs));
         return;
-      }
       case 'ping':
         this.send({ type: 'pong', nonce: msg.nonce });
         return;
@@ -221,16 +165,6 @@ export class CandidateConnection {
       default:
         throw new ProtocolError('VIGIL_ERR_MALFORMED', `a client does not send ${msg.type.toUpperCase()} after the handshake`);
     }
-  }
-
-  /** Capture times must not go backwards per track, nor run far ahead of the time the session has existed. */
-  private checkTimestamp(what: string, ts: number, last: number): number {
-    if (ts < last) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `${what} timestamp ${ts} ms is before the previous one (${last} ms)`);
-    const limit = this.session!.ageMs + this.host.settings.maxClockLeadMs;
-    if (ts > limit) {
-      throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `${what} timestamp ${Math.round(ts)} ms is ahead of the session clock (${Math.round(limit)} ms)`);
-    }
-    return ts;
   }
 
   private startAdmission(hello: HelloMessage): void {

@@ -8,7 +8,6 @@ import {
   type ByeReasonName,
   type HelloMessage,
   type ModeName,
-  type PayloadLimits,
   type ListenChunk,
   type PreviewFrame,
   type ProtocolError,
@@ -16,74 +15,21 @@ import {
   type ServerStatus,
 } from '../protocol';
 import { AdminServer } from './admin-server';
+import { listenTo, previewOf } from './admin-views';
 import { CandidateConnection, type Admission, type ConnectionHost, type ConnectionSettings } from './connection';
+import { DetachedSessions } from './detached-sessions';
 import { DetectionWatch } from './detection';
 import { ServerEvents, nowIso } from './events';
-import type { FrameAnalyzer } from './frame-slot';
 import { checkToken } from './auth';
 import { repairOrphans } from './repair';
 import { candidateIdProblem, newSessionId } from './ids';
 import { RecordingFailures } from './recording-failures';
 import { Session } from './session';
+import { helloMediaProblem, sameMedia } from './hello-checks';
+import { ServerError, type ServerOptions } from './server-options';
 import { TaskQueue } from './task-queue';
 
-export interface ServerOptions {
-  host: string;
-  port: number;
-  recordDir: string;
-  /** Unix socket for `vigil status` and the console; null for none. */
-  adminSocket: string | null;
-  /** `tokens`: every HELLO needs a token signed with `secret` for its candidate id. `none`: for local use. */
-  auth: 'none' | 'tokens';
-  /** The token signing secret; required with auth `tokens`. */
-  secret?: Uint8Array;
-  /** PEM certificate and key: candidates then connect with TLS. */
-  tls?: { cert: Buffer; key: Buffer };
-  logger: Logger;
-  version: string;
-  limits?: Partial<PayloadLimits>;
-  /** HELLO must arrive within this long after connect. Default 5000. */
-  handshakeTimeoutMs?: number;
-  /** A connection that sends nothing for this long is closed. Default 10000. */
-  idleTimeoutMs?: number;
-  /** After BYE, a peer that does not close within this long is destroyed. Default 2000. */
-  closeTimeoutMs?: number;
-  /** Unread replies a candidate may leave queued before it is dropped as a slow consumer. Default 1 MiB. */
-  maxOutboundBytes?: number;
-  /** How long a candidate whose connection died may come back into the same session. Default 30000; 0 = never. */
-  resumeWindowMs?: number;
-  /** Candidates recorded at once; more are refused with server_full. Default 200. */
-  maxCandidates?: number;
-  /** Connections from one address still in their handshake; more are refused. Default 16. */
-  maxPendingPerAddress?: number;
-  /** Messages per second a connection may average, bursts of twice that. Default 300. */
-  maxMessagesPerSecond?: number;
-  /** Unread replies older than this drop the candidate as a slow consumer. Default 10000. */
-  drainTimeoutMs?: number;
-  /** Recorder backlog at which reading from that candidate pauses. Default 8 MiB. */
-  recorderHighWaterBytes?: number;
-  analyzer?: FrameAnalyzer | null;
-  /** Analyses per second per candidate when an analyzer is set. Default 5. */
-  analyzeFps?: number;
-  /** Seconds a face state must hold to open or close an incident. Default 1.0. */
-  incidentAfterS?: number;
-  /** Seconds speech (or quiet) must hold to open or close a speech incident. Default 1.0. */
-  speechAfterS?: number;
-  /** Subtitle muxes (ffmpeg rewrites of finished recordings) run at once; the rest wait in order. Default 2. */
-  maxConcurrentMuxes?: number;
-  /** While a candidate is not ok, the VERDICT is repeated this often. Default 3000. */
-  verdictRepeatMs?: number;
-}
-
-export class ServerError extends Error {
-  constructor(
-    readonly code: 'VIGIL_ERR_LISTEN' | 'VIGIL_ERR_ADMIN_SOCKET',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ServerError';
-  }
-}
+export { ServerError, type ServerOptions } from './server-options';
 
 /**
  * The proctoring server: accepts candidates, admits them into sessions, records them and publishes typed events.
@@ -100,7 +46,7 @@ export class VigilServer implements ConnectionHost {
   private readonly byId = new Map<string, CandidateConnection>();
   private readonly pendingByIp = new Map<string, number>();
   /** Sessions whose connection died, kept for a resume until their timer runs out. */
-  private readonly detached = new Map<string, { session: Session; conn: CandidateConnection; timer: NodeJS.Timeout }>();
+  private readonly detached = new DetachedSessions();
   private readonly pendingOf = new Map<CandidateConnection, string>();
   private readonly endings = new Set<Promise<void>>();
   private readonly drops: Partial<Record<ByeReasonName, number>> = {};
@@ -228,7 +174,7 @@ export class VigilServer implements ConnectionHost {
     if (mediaProblem) return { ok: false, reason: 'invalid_hello', text: mediaProblem };
     const maxCandidates = this.opts.maxCandidates ?? 200;
     // A session kept for a resume holds a place (and an open recording) like a connected one.
-    const held = new Set([...this.byId.keys(), ...this.detached.keys()]);
+    const held = new Set([...this.byId.keys(), ...this.detached.ids()]);
     if (held.size >= maxCandidates && !held.has(hello.candidateId)) {
       const waiting = this.detached.size ? ` (${this.detached.size} of them disconnected, kept for a resume)` : '';
       return { ok: false, reason: 'server_full', text: `the server takes ${maxCandidates} candidates at once${waiting}; try again later` };
@@ -248,10 +194,8 @@ export class VigilServer implements ConnectionHost {
       return { ok: false, reason: 'id_in_use', text: `candidate ${hello.candidateId} is already connected from ${holder.remoteAddress}` };
     }
     this.byId.set(hello.candidateId, conn);
-    const parked = this.detached.get(hello.candidateId);
+    const parked = this.detached.take(hello.candidateId);
     if (parked) {
-      clearTimeout(parked.timer);
-      this.detached.delete(hello.candidateId);
       if (sameMedia(parked.session, hello)) {
         this.publishIncidents(parked.session, parked.session.closeGap());
         return { ok: true, session: parked.session, resumed: true };
@@ -349,13 +293,10 @@ export class VigilServer implements ConnectionHost {
     }
     this.publishIncidents(session, session.openGap());
     conn.log.info({ id: session.id, session: session.init.sessionId, why, resumeWindowMs: windowMs }, 'connection lost; session kept for a resume');
-    const timer = setTimeout(() => {
-      if (this.detached.get(session.id)?.session !== session) return;
-      this.detached.delete(session.id);
+    this.detached.park(session, conn, windowMs, () => {
       this.publishIncidents(session, session.closeGap());
       void this.sessionEnded(conn, session, why);
-    }, windowMs);
-    this.detached.set(session.id, { session, conn, timer });
+    });
   }
 
   released(conn: CandidateConnection): void {
@@ -408,22 +349,12 @@ export class VigilServer implements ConnectionHost {
 
   /** The candidate's latest frame and analysis, for the console's preview; null when there is none yet. */
   preview(id: string): PreviewFrame | null {
-    const session = this.openConnection(id)?.session;
-    const frame = session?.latestFrame;
-    if (!session || !frame) return null;
-    const faces = (session.lastAnalysis?.faces ?? []).map(({ x, y, w, h, score }) => ({ x, y, w, h, score }));
-    return { id, timestamp_ms: frame.timestampMs, jpeg: frame.jpeg.toString('base64'), face: session.face, faces };
+    return previewOf(id, this.openConnection(id)?.session);
   }
 
   /** Streams a candidate's audio to `listener` until the returned function is called; null if no such candidate. */
   listenIn(id: string, listener: (chunk: ListenChunk) => void): (() => void) | null {
-    const session = this.openConnection(id)?.session;
-    const audio = session?.init.audio;
-    if (!session || !audio) return null;
-    const l = (timestampMs: number, pcm: Buffer): void =>
-      listener({ id, timestamp_ms: timestampMs, sample_rate: audio.sampleRate, channels: audio.channels, pcm: pcm.toString('base64') });
-    session.audioListeners.add(l);
-    return () => session.audioListeners.delete(l);
+    return listenTo(id, this.openConnection(id)?.session, listener);
   }
 
   setMode(id: string, mode: ModeName): boolean {
@@ -450,9 +381,7 @@ export class VigilServer implements ConnectionHost {
       this.log.info({ candidates: this.byId.size }, 'shutting down');
       const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
       for (const conn of this.connections) conn.close('going_away', 'the server is shutting down', 'server_shutdown');
-      for (const [id, parked] of this.detached) {
-        clearTimeout(parked.timer);
-        this.detached.delete(id);
+      for (const parked of this.detached.takeAll()) {
         parked.session.closeGap();
         void this.sessionEnded(parked.conn, parked.session, 'server_shutdown');
       }
@@ -469,25 +398,6 @@ export class VigilServer implements ConnectionHost {
 
 function detectorDownText(reason: string): string {
   return `face checks are paused on the server (${reason}); your recording continues`;
-}
-
-/** Can this HELLO continue the session's recording (same tracks, same formats)? */
-function sameMedia(session: Session, hello: HelloMessage): boolean {
-  const a = session.init;
-  const sameVideo = (a.video === null) === (hello.video === null) && (!a.video || (a.video.width === hello.video!.width && a.video.height === hello.video!.height));
-  const sameAudio = (a.audio === null) === (hello.audio === null) && (!a.audio || (a.audio.sampleRate === hello.audio!.sampleRate && a.audio.channels === hello.audio!.channels));
-  return sameVideo && sameAudio;
-}
-
-function helloMediaProblem(hello: HelloMessage): string | null {
-  if (!hello.video && !hello.audio) return 'HELLO declares neither video nor audio';
-  const v = hello.video;
-  if (v && (v.width < 16 || v.width > 4096 || v.height < 16 || v.height > 4096)) return `video size ${v.width}x${v.height} is outside 16x16..4096x4096`;
-  if (v && !(v.fps >= 0.5 && v.fps <= 120)) return `video frame rate ${v.fps} is outside 0.5..120`;
-  const a = hello.audio;
-  if (a && (a.sampleRate < 8000 || a.sampleRate > 96000)) return `audio sample rate ${a.sampleRate} is outside 8000..96000`;
-  if (a && (a.channels < 1 || a.channels > 2)) return `audio has ${a.channels} channels; 1 or 2 are accepted`;
-  return null;
 }
 
 /** True for addresses only this machine can reach. */

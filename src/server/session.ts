@@ -12,6 +12,7 @@ import type { FrameAnalysis } from './frame-slot';
 import { sessionDir } from './ids';
 import { MediaLedger } from './media-ledger';
 import { RateWindow } from './rate-window';
+import { round, sessionRecord } from './session-record';
 import {
   INCIDENTS_FILE,
   RECORDING_FILE,
@@ -285,37 +286,8 @@ export class Session {
   }
 
   private record(endedAt: Date | null, how: string): SessionRecord {
-    const { init } = this;
-    const counts = this.writer.counts;
-    // While the recorder works, blocks in flight are not lost; after a failure, everything not written is.
-    const lost = this.writer.failed ? this.writer.notWritten : null;
-    const failed = this.failures.any && how !== 'in_progress';
-    return {
-      candidate_id: init.candidateId,
-      session_id: init.sessionId,
-      remote_address: init.remoteAddress,
-      client_version: init.clientVersion,
-      started_at: this.startedAt.toISOString(),
-      ended_at: endedAt ? endedAt.toISOString() : null,
-      ended: failed ? 'recording_failed' : how,
-      end_cause: how === 'in_progress' ? null : how,
-      video: init.video ? { codec: 'jpeg', width: init.video.width, height: init.video.height, fps: round(init.video.fps, 3) } : null,
-      audio: init.audio ? { codec: 'pcm_s16le', sample_rate: init.audio.sampleRate, channels: init.audio.channels } : null,
-      bytes_received: this.bytesIn,
-      frames_received: this.framesReceived,
-      frames_written: counts.videoFrames,
-      audio_chunks_received: this.audioChunksReceived,
-      audio_seconds: round(this.audioSeconds, 3),
-      bytes_written: counts.bytes,
-      frames_lost: lost ? lost.videoFrames : 0,
-      audio_seconds_lost: lost && init.audio ? round(lost.audioSamples / init.audio.sampleRate, 3) : 0,
-      recording: RECORDING_FILE,
-      recording_error: this.failures.recording?.message ?? null,
-      write_errors: [...this.failures.records],
-      incidents: this.incidentCount,
-      subtitle_track: this.subtitleTrack,
-      subtitle_error: this.subtitleError,
-    };
+    const { init, startedAt, writer, failures, bytesIn, framesReceived, audioChunksReceived, audioSeconds, incidentCount, subtitleTrack, subtitleError } = this;
+    return sessionRecord({ init, startedAt, writer, failures, bytesIn, framesReceived, audioChunksReceived, audioSeconds, incidentCount, subtitleTrack, subtitleError }, endedAt, how);
   }
 
   /**
@@ -417,9 +389,4 @@ export class Session {
     await this.settleRecord();
     return this.subtitleTrack;
   }
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }

@@ -7,8 +7,11 @@ import { AdminClient } from '../admin/client';
 import type { CandidateStatus, ModeName, PreviewFrame, ServerEvent } from '../protocol';
 import { duration } from '../cli/format';
 import { ConsoleModel, FACE_COLOR, eventLine } from './model';
-import { HALF_BLOCK, halfBlockGrid, type CellGrid } from './preview';
+import { halfBlockGrid, type CellGrid } from './preview';
+import { paintCells } from './paint-cells';
 import { CoalescedRefresh } from './refresh';
+import { tableColumns, tableHeader, tableRow } from './candidate-table';
+import { FOOTER, HELP } from './console-keys';
 
 export interface ConsoleOptions {
   adminSocket: string;
@@ -22,25 +25,6 @@ const EVENT_REFRESH_MS = 100; // events in a burst share one status request
 const RECONNECT_MS = 2000;
 
 type Mode = 'main' | 'help' | 'preview' | 'filter' | 'confirm';
-
-const HELP = `{bold}vigil console - keys{/bold}
-
-  {bold}Up/Down{/bold}, {bold}k/j{/bold}   select a candidate
-  {bold}Enter{/bold}, {bold}p{/bold}       preview the selected candidate's video (Esc closes)
-  {bold}w{/bold}              preview in an OpenCV window (needs a desktop: DISPLAY)
-  {bold}a{/bold} / {bold}v{/bold} / {bold}b{/bold}      switch the candidate to audio only / video only / both
-  {bold}K{/bold}              kick the candidate (asks y/n); its client stops for good
-  {bold}/{/bold}              filter candidates by id (Esc clears)
-  {bold}?{/bold}              this help
-  {bold}q{/bold}, {bold}Ctrl-C{/bold}      quit the console (the server keeps running)
-
-Press any key to close.`;
-
-const FOOTER = ' {bold}↑↓{/bold} select  {bold}Enter{/bold} preview  {bold}a/v/b{/bold} mode  {bold}K{/bold} kick  {bold}/{/bold} filter  {bold}?{/bold} help  {bold}q{/bold} quit';
-
-function cell(text: string, width: number): string {
-  return text.length > width ? text.slice(0, Math.max(1, width - 1)) + '…' : text.padEnd(width);
-}
 
 /**
  * The proctor's console: a client of the server's admin socket, like `vigil status`, drawn with blessed.
@@ -202,37 +186,11 @@ export class ProctorConsole {
     );
   }
 
-  private columns(): Array<[string, number, (c: CandidateStatus) => string]> {
-    const wide = (this.screen.width as number) >= 100;
-    const cols: Array<[string, number, (c: CandidateStatus) => string]> = [
-      ['ID', wide ? 16 : 12, (c) => c.id],
-      ['MODE', 6, (c) => c.mode],
-      ['FACE', 15, (c) => c.face],
-      ['FPS', 5, (c) => c.video_fps.toFixed(1)],
-      ['KBPS', 7, (c) => c.audio_kbps.toFixed(0)],
-      ['INCIDENT', 15, (c) => (c.write_error ? 'REC FAILED' : c.incident ?? '-')],
-      ['CONN', 7, (c) => duration(c.connected_s)],
-    ];
-    if (wide) cols.splice(1, 0, ['ADDRESS', 22, (c) => c.address]);
-    return cols;
-  }
-
   private renderTable(): void {
     if (!this.table) return;
-    const cols = this.columns();
-    this.tableHead.setContent(cols.map(([h, w]) => cell(h, w)).join(' '));
-    const rows = this.model.visible().map((c) =>
-      cols
-        .map(([h, w, get]) => {
-          const text = blessed.escape(cell(get(c), w));
-          // A candidate whose recording failed is red across the row, whatever else it shows.
-          if (c.write_error && h !== 'FACE') return `{red-fg}{bold}${text}{/}`;
-          if (h === 'FACE') return `{${FACE_COLOR[c.face] ?? 'white'}-fg}${text}{/}`;
-          if (h === 'INCIDENT' && c.incident) return `{red-fg}${text}{/}`;
-          return text;
-        })
-        .join(' '),
-    );
+    const cols = tableColumns(this.screen.width as number);
+    this.tableHead.setContent(tableHeader(cols));
+    const rows = this.model.visible().map((c) => tableRow(c, cols));
     this.table.setItems(rows.length ? rows : [this.model.filter ? `no candidate matches "${blessed.escape(this.model.filter)}"` : 'no candidates connected']);
     const i = this.model.selectedIndex();
     if (i >= 0) this.table.select(i);
@@ -399,26 +357,11 @@ export class ProctorConsole {
 
   private grid: CellGrid | null = null;
 
-  /**
-   * Paints the preview cells straight into blessed's screen buffer after the overlay has drawn itself. Content
-   * strings would not do: blessed counts escape sequences as width and would crop the picture. A cell attribute
-   * is blessed's (flags << 18 | fg << 9 | bg), with fg and bg as 256-colour indexes.
-   */
+  /** Paints the preview picture over the overlay once it has drawn itself (see paintCells). */
   private paintPreview(): void {
-    const g = this.grid;
     const pos = this.overlay.lpos;
-    if (!g || this.mode !== 'preview' || !pos) return;
-    const lines = (this.screen as unknown as { lines: Array<Array<[number, string]> & { dirty?: boolean }> }).lines;
-    const top = pos.yi + 2;
-    const left = pos.xi + 1;
-    for (let y = 0; y < g.rows && top + y < pos.yl - 1; y++) {
-      const line = lines[top + y];
-      if (!line) continue;
-      for (let x = 0; x < g.cols && left + x < pos.xl - 1; x++) {
-        line[left + x] = [(g.fg[y * g.cols + x]! << 9) | g.bg[y * g.cols + x]!, HALF_BLOCK];
-      }
-      line.dirty = true;
-    }
+    if (!this.grid || this.mode !== 'preview' || !pos) return;
+    paintCells(this.screen, pos, this.grid);
   }
 
   private windows = new Set<ChildProcess>();
