@@ -20,6 +20,7 @@ test('the console shows a candidate whose recording failed in red, with the fail
   const ok = runVigil(t, clientArgs(server.port, 'okay', video('candidate-ok.mp4'), null, ['--width', '160', '--height', '120', '--loop']));
   await ok.waitForLine(/^WELCOME/);
   fillDisk(disk);
+  // The recording's failure, whether or not the periodic session.json rewrite met the full disk first.
   await waitFor('the failure in the event log', (l) => l.some((x) => /okay RECORDING FAILED recording\.mkv ENOSPC: cannot/.test(x)));
   const screen = await waitFor('the row marked', (l) => l.some((x) => /okay\s.*REC FAILED/.test(x)));
   const y = screen.findIndex((x) => /okay\s.*REC FAILED/.test(x));

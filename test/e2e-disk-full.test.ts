@@ -53,12 +53,14 @@ test('a full disk is loud: error log, recording_failed event and status, honest 
   const st = JSON.parse(json.stdout) as { candidates: Array<{ id: string; frames_received: number; frames_recorded: number; write_error: { file: string; errno: string } | null }>; server: { recording_failures: number } };
   const row = st.candidates.find((c) => c.id === 'full');
   assert.ok(row, 'the candidate is still connected (the live session goes on)');
-  assert.equal(row.write_error?.file, 'recording.mkv');
+  // The first failed write is shown; on a loaded machine the periodic session.json rewrite can meet the full disk
+  // before the recording's next block does. Either way the recording's own failure is logged and published above.
+  assert.ok(['recording.mkv', 'session.json'].includes(row.write_error?.file ?? ''), `first failure ${JSON.stringify(row.write_error)}`);
   assert.equal(row.write_error?.errno, 'ENOSPC');
   assert.ok(st.server.recording_failures >= 1);
   const table = await runVigil(t, ['status', '--admin-socket', server.adminSocket]).done;
   assert.match(table.stdout, /^full\s.*\d+ FAILED/m);
-  assert.match(table.stdout, /^RECORDING FAILED for full: cannot write recording\.mkv/m);
+  assert.match(table.stdout, /^RECORDING FAILED for full: cannot write (recording\.mkv|session\.json)/m);
   assert.match(table.stdout, /^recording failures since start: \d+$/m);
 
   const done = await client.done;
