@@ -29,12 +29,16 @@ export const Kind = {
 export type KindName = keyof typeof Kind;
 export type KindCode = (typeof Kind)[KindName];
 
-const KIND_NAMES = new Map<number, KindName>(
-  (Object.keys(Kind) as KindName[]).map((name) => [Kind[name], name]),
-);
+/** The reverse of a name -> number table: the name a number stands for, if any. */
+function namesByNumber<K extends string>(table: Readonly<Record<K, number>>): (code: number) => K | undefined {
+  const names = new Map<number, K>((Object.keys(table) as K[]).map((name) => [table[name], name]));
+  return (code) => names.get(code);
+}
+
+const kindNames = namesByNumber(Kind);
 
 export function kindName(code: number): KindName | undefined {
-  return KIND_NAMES.get(code);
+  return kindNames(code);
 }
 
 /** Per-kind payload ceilings. A decoder enforces them from the header, before buffering any payload. */
@@ -94,13 +98,11 @@ export const ByeReason = {
 } as const;
 export type ByeReasonName = keyof typeof ByeReason;
 
-const BYE_NAMES = new Map<number, ByeReasonName>(
-  (Object.keys(ByeReason) as ByeReasonName[]).map((name) => [ByeReason[name], name]),
-);
+const byeName = namesByNumber(ByeReason);
 
 /** Unknown numbers from a newer peer map to `protocol_error` rather than failing the decode. */
 export function byeReasonName(code: number): ByeReasonName | undefined {
-  return BYE_NAMES.get(code);
+  return byeName(code);
 }
 
 /**
@@ -121,13 +123,11 @@ export const AlertCode = {
 } as const;
 export type AlertCodeName = keyof typeof AlertCode;
 
-const ALERT_NAMES = new Map<number, AlertCodeName>(
-  (Object.keys(AlertCode) as AlertCodeName[]).map((name) => [AlertCode[name], name]),
-);
+const alertName = namesByNumber(AlertCode);
 
 /** Unknown numbers from a newer peer decode as `unknown` (keeping the number) rather than failing. */
 export function alertCodeName(code: number): AlertCodeName | undefined {
-  return ALERT_NAMES.get(code);
+  return alertName(code);
 }
 
 /**
@@ -136,12 +136,14 @@ export function alertCodeName(code: number): AlertCodeName | undefined {
  */
 export const RESUMABLE_BYES: ReadonlySet<ByeReasonName> = new Set<ByeReasonName>(['idle_timeout', 'slow_consumer']);
 
+const modeNames = namesByNumber(Mode);
 export function modeName(code: number): ModeName | undefined {
-  return (Object.keys(Mode) as ModeName[]).find((m) => Mode[m] === code);
+  return modeNames(code);
 }
 
+const verdictNames = namesByNumber(Verdict);
 export function verdictName(code: number): VerdictName | undefined {
-  return (Object.keys(Verdict) as VerdictName[]).find((v) => Verdict[v] === code);
+  return verdictNames(code);
 }
 
 export function modeIncludesVideo(mode: ModeName): boolean {
