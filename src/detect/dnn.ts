@@ -11,7 +11,7 @@ export interface DnnOptions {
   proposeEdgeScore: number;
   /** BlazeFace score a proposal needs in its second look. */
   verifyScore: number;
-  /** BlazeFace score a proposal touching the frame's edge needs (see verifyAt). */
+  /** BlazeFace score a proposal touching the frame's edge needs: cut faces score lower, even mirrored. */
   verifyEdgeScore: number;
   /** BlazeFace score a face found by the edge scan needs (see edgeScan). */
   edgeScanScore: number;
