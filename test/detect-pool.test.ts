@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_THRESHOLDS, DetectError, DetectorPool, type DetectorHealth, type PoolOptions } from '../src/detect';
-import { tempDir } from './helpers';
+import { tempDir, waitUntil } from './helpers';
 
 /** A stand-in detector process (test/fixtures/detector-worker.ts): crashes, hangs or answers as its mode file says. */
 const FIXTURE = path.join(__dirname, 'fixtures', 'detector-worker.js');
@@ -40,13 +40,7 @@ function fixturePool(t: { after(fn: () => unknown): void }, opts: Partial<PoolOp
   };
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const t0 = performance.now();
-  while (!cond()) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> => waitUntil(what, cond, { timeoutMs, everyMs: 10 });
 
 const code = (e: unknown): string => (e instanceof DetectError ? e.code : String(e));
 

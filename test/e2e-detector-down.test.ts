@@ -6,7 +6,7 @@ import { AdminClient } from '../src/admin/client';
 import { PROTOCOL_VERSION, type Message, type ServerEvent, type ServerStatus } from '../src/protocol';
 import { startConsole } from './console-pty';
 import { WirePeer } from './wire-peer';
-import { clientArgs, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video } from './helpers';
+import { clientArgs, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video, waitForValue } from './helpers';
 
 /** The stand-in detector process (test/fixtures/detector-worker.ts), put in place by VIGIL_DETECTOR_WORKER. */
 const FIXTURE = path.join(__dirname, 'fixtures', 'detector-worker.js');
@@ -32,15 +32,7 @@ function consoleScreen(t: { after(fn: () => void): void }, adminSocket: string):
 
 const alerts = (p: WirePeer) => p.received.filter((m) => m.type === 'alert');
 
-async function until<T>(what: string, get: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const t0 = performance.now();
-  for (;;) {
-    const v = await get();
-    if (v !== undefined) return v;
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, get: () => T | undefined | Promise<T | undefined>): Promise<T> => waitForValue(what, get, { timeoutMs: 20_000 });
 
 test('a detector that crashes on every frame: detection is reported down, faces unknown, every frame still recorded; it comes back', { timeout: 90_000 }, async (t) => {
   const dir = tempDir(t);

@@ -243,3 +243,14 @@ export async function waitUntil(
     await sleep(everyMs);
   }
 }
+
+/** Like waitUntil, for a condition that yields the thing awaited: resolves with the first value that is not undefined. */
+export async function waitForValue<T>(
+  what: string,
+  get: () => T | undefined | Promise<T | undefined>,
+  opts: { timeoutMs?: number; everyMs?: number } = {},
+): Promise<T> {
+  let value: T | undefined;
+  await waitUntil(what, async () => (value = await get()) !== undefined, opts);
+  return value as T;
+}

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { CandidateClient, ClientExit, type VideoSource } from '../src/client/client';
 import { isFinalBye } from '../src/client/exit';
 import type { SessionRecord } from '../src/server';
-import { audio, clientArgs, readJson, recordingFacts, runVigil, sleep, startServer, tempDir, video } from './helpers';
+import { audio, clientArgs, readJson, recordingFacts, runVigil, sleep, startServer, tempDir, video, waitUntil } from './helpers';
 import { TINY_JPEG, connectionOf, inProcessServer } from './wire-peer';
 
 /** `count` tiny JPEGs at `fps`: enough for the server, which records JPEGs as they come. */
@@ -104,7 +104,7 @@ test('an outage longer than --buffer, resumed: exit 5 and the summary says which
     bufferSeconds: 0.5, reconnectForMs: 20_000,
   });
   const run = client.run();
-  await waitFor(() => lines.some((l) => l.startsWith('WELCOME')));
+  await waitUntil('the WELCOME line', () => lines.some((l) => l.startsWith('WELCOME')), { timeoutMs: 10_000, everyMs: 20 });
   await sleep(1000);
   // Down for 1.5 s: everything captured more than 0.5 s before the client is back is gone.
   outageFrom = (performance.now() - origin) / 1000;
@@ -170,9 +170,3 @@ test('the server SIGKILLed and back after the client\'s --buffer ran out: exit 5
   const accounted = oldFacts.video!.packets + Number(receipt[2]) + lostVideo;
   assert.ok(accounted <= 300 && accounted >= 290, `${oldFacts.video!.packets} recorded before the kill + ${receipt[2]} after + ${lostVideo} lost`);
 });
-
-async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  for (const t0 = performance.now(); !cond(); await sleep(20)) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-  }
-}
