@@ -13,7 +13,7 @@ APT_PACKAGES := libopencv-dev opencv-data ffmpeg libasound2-dev xvfb x11-utils
 SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: build deps system-deps lint test demo bench bench-readme clean
+.PHONY: build deps system-deps lint test demo bench bench-readme client-pack clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -23,8 +23,11 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# OpenCV, onnxruntime and naudiodon are optional dependencies so that a candidate-only install can leave them
+# out (see `client-pack`); npm then also shrugs off one that fails to build, so the full install checks for them.
 node_modules/.vigil-installed: package.json package-lock.json | system-deps
 	npm ci --no-audit --no-fund
+	@node -e "for (const m of ['@u4/opencv4nodejs', 'onnxruntime-node', 'naudiodon']) try { require.resolve(m) } catch { console.error('make: ' + m + ' did not install (see npm\'s messages above); the server and the detector need it'); process.exit(1) }"
 	@touch $@
 
 deps: system-deps node_modules/.vigil-installed
@@ -41,6 +44,10 @@ lint: deps
 
 test: build lint
 	node --test --test-concurrency=2 --test-reporter=spec dist/test/
+
+# The candidate's package: `npm install --omit=optional vigil-VERSION.tgz` needs Node 20 and ffmpeg, nothing to compile.
+client-pack: build
+	mkdir -p pack && npm pack --pack-destination pack
 
 demo: build
 	bash scripts/demo.sh
@@ -59,4 +66,4 @@ bench-readme: build
 	node dist/bench/readme.js
 
 clean:
-	rm -rf dist
+	rm -rf dist pack

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { AdminClientError } from '../admin/client';
-import { listAudioInputs } from '../media/mic';
+import { hasPortAudio, listAudioInputs } from '../media/mic';
 import { MediaProbeError } from '../media/probe';
 import { ABSOLUTE_MAX_PAYLOAD, DEFAULT_LIMITS } from '../protocol';
 import { AuthError, candidateIdProblem, issueToken, loadSecret, parseTtl } from '../server';
@@ -131,7 +131,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
       run(
         (async () => {
           const inputs = await listAudioInputs();
-          process.stdout.write(inputs.length ? 'audio inputs:\n' + inputs.map((d) => `  mic:${d.id}  ${d.name}  (${d.channels} ch, ${d.rate} Hz, ${d.host})`).join('\n') + '\n' : 'audio inputs: none\n');
+          if (!hasPortAudio()) process.stdout.write('audio inputs: naudiodon is not installed; --audio mic reads the system default through ffmpeg (mic:NAME for another)\n');
+          else process.stdout.write(inputs.length ? 'audio inputs:\n' + inputs.map((d) => `  mic:${d.id}  ${d.name}  (${d.channels} ch, ${d.rate} Hz, ${d.host})`).join('\n') + '\n' : 'audio inputs: none\n');
           const cams = readdirSync('/dev').filter((f) => /^video\d+$/.test(f));
           process.stdout.write(cams.length ? 'cameras:\n' + cams.map((c) => `  /dev/${c}`).join('\n') + '\n' : 'cameras: none (no /dev/video*)\n');
           return 0;

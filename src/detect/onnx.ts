@@ -5,6 +5,7 @@
  * and more threads per process would only fight over the same cores.
  */
 import type * as Ort from 'onnxruntime-node';
+import { resolveOptional } from './optional-package';
 import { DetectError } from './types';
 
 export type OrtModule = typeof Ort;
@@ -13,7 +14,7 @@ let loaded: OrtModule | null = null;
 
 function ort(): OrtModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  loaded ??= require('onnxruntime-node') as OrtModule;
+  loaded ??= require(resolveOptional('onnxruntime-node', 'the dnn face detector')) as OrtModule;
   return loaded;
 }
 

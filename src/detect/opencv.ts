@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import type * as OpenCV from '@u4/opencv4nodejs';
+import { resolveOptional } from './optional-package';
 
 export type CV = typeof OpenCV;
 export type Mat = OpenCV.Mat;
@@ -16,7 +17,7 @@ let loaded: CV | null = null;
 export function loadOpenCV(): CV {
   if (loaded) return loaded;
   process.env['OPENCV4NODEJS_DISABLE_AUTOBUILD'] ??= '1';
-  const cvDir = path.dirname(require.resolve('@u4/opencv4nodejs'));
+  const cvDir = path.dirname(resolveOptional('@u4/opencv4nodejs', 'face detection (and the console\'s preview window)'));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const build = require(require.resolve('@u4/opencv-build', { paths: [cvDir] })) as { Log: { silence: boolean } };
   build.Log.silence = true;

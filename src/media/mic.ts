@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { FfmpegMicrophone } from './mic-ffmpeg';
 import { MediaProbeError } from './probe';
 import type { PcmFormat } from './wav-file';
 
@@ -42,8 +43,19 @@ function runWorker(args: string[]): { stream: Readable; errors: Promise<string>;
   return { stream: child.stdio[3] as Readable, errors, done, kill: () => child.kill('SIGTERM') };
 }
 
-/** The audio inputs PortAudio sees (for `vigil devices`). */
+/** True when the optional PortAudio binding is installed (a candidate-only install leaves it out). */
+export function hasPortAudio(): boolean {
+  try {
+    require.resolve('naudiodon');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The audio inputs PortAudio sees (for `vigil devices`). Empty without naudiodon: ffmpeg then captures `default`. */
 export async function listAudioInputs(): Promise<AudioInput[]> {
+  if (!hasPortAudio()) return [];
   const w = runWorker(['list']);
   let json = '';
   for await (const chunk of w.stream) json += (chunk as Buffer).toString('utf8');
@@ -67,9 +79,13 @@ export class MicrophoneSource {
     this.format = { sampleRate: rate, channels };
   }
 
-  /** `mic` or `mic:DEVICE` (an id or a name from `vigil devices`); fails at once when there is no input. */
-  static async open(spec: string, rate = 16_000, channels = 1): Promise<MicrophoneSource> {
+  /**
+   * `mic` or `mic:DEVICE` (an id or a name from `vigil devices`); fails at once when there is no input. Without
+   * naudiodon the microphone is read through ffmpeg instead, DEVICE then being the platform's name for it.
+   */
+  static async open(spec: string, rate = 16_000, channels = 1): Promise<MicrophoneSource | FfmpegMicrophone> {
     const device = spec.includes(':') ? spec.slice(spec.indexOf(':') + 1) : 'default';
+    if (!hasPortAudio()) return new FfmpegMicrophone(device, rate, channels);
     const inputs = await listAudioInputs();
     if (inputs.length === 0) throw new MediaProbeError('no microphone: PortAudio lists no audio input on this machine');
     if (device !== 'default' && !inputs.some((d) => String(d.id) === device || d.name === device)) {
