@@ -18,6 +18,8 @@ export interface ReportOptions {
   /** ffprobe/ffmpeg processes at once (default: the machine's cores, at most 4). */
   jobs?: number;
   now?: Date;
+  /** Least time between progress lines (default 1 s, so a small folder prints none). */
+  progressEveryMs?: number;
 }
 
 export interface ReportResult {
@@ -60,7 +62,7 @@ function imageName(s: SessionReview, id: number, kind: string): string {
 export async function runReport(opts: ReportOptions): Promise<ReportResult> {
   const started = performance.now();
   const jobs = opts.jobs ?? Math.max(1, Math.min(4, availableParallelism()));
-  const progress = new Progress(opts.err);
+  const progress = new Progress(opts.err, opts.progressEveryMs);
   const found = await findSessions(opts.recordDir);
   const since = opts.since ?? null;
   // The session id says when it started; folders named otherwise are read and judged by session.json.
