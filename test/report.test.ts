@@ -184,6 +184,11 @@ test('vigil report over three real sessions: ranked, a picture per face incident
     mkdirSync(path.join(copy, 'empty', '20261127T090000Z-abcdef'), { recursive: true });
     place(sessionDirOf(dir, 'crash'), 'crash');
     place(clean, 'clean');
+    // Face boxes, as a server that records them would write them (this one does not): drawn on the picture.
+    const boxes = place(every, 'boxes');
+    const jsonl = readFileSync(path.join(boxes, 'incidents.jsonl'), 'utf8').split('\n');
+    const withBox = jsonl.map((l) => (/"event":"open".*"kind":"multiple_faces"/.test(l) ? l.replace(/}$/, ',"faces":[{"x":100,"y":120,"w":200,"h":160}]}') : l));
+    writeFileSync(path.join(boxes, 'incidents.jsonl'), withBox.join('\n'));
 
     const progress: string[] = [];
     const err = { write: (s: string) => (progress.push(s), true), isTTY: false } as unknown as NodeJS.WritableStream;
@@ -191,7 +196,7 @@ test('vigil report over three real sessions: ranked, a picture per face incident
     assert.equal(res.exitCode, 3);
     const rows = csvRecords(readFileSync(path.join(out2, 'sessions.csv'), 'utf8'));
     const byFolder = new Map(rows.map((row) => [row['folder']!.split(path.sep)[0]!, row]));
-    assert.deepEqual([...byFolder.keys()].sort(), ['badlines', 'clean', 'crash', 'cut', 'empty', 'garbled', 'nojson']);
+    assert.deepEqual([...byFolder.keys()].sort(), ['badlines', 'boxes', 'clean', 'crash', 'cut', 'empty', 'garbled', 'nojson']);
     const problems = (f: string): string => byFolder.get(f)!['problems']!;
     assert.match(problems('cut'), /recording\.mkv is cut short: \d+ of \d+ bytes/);
     assert.match(problems('cut'), /plays only to [\d.]+ s of [\d.]+ s/);
@@ -202,12 +207,21 @@ test('vigil report over three real sessions: ranked, a picture per face incident
     assert.match(problems('empty'), /no session\.json.*no recording\.mkv.*no incidents\.jsonl/);
     assert.match(problems('crash'), /never finalised/);
     assert.equal(problems('clean'), '');
-    assert.equal(rows.at(-1)!['folder']!.split(path.sep)[0], 'clean', 'the only sound session ranks last');
+    assert.equal(problems('boxes'), '');
+    assert.equal(rows.at(-1)!['folder']!.split(path.sep)[0], 'clean', 'the only session with nothing to review ranks last');
+    // The box (100,120)-(300,280) on 640x480 is (50,60)-(150,140) on the 320-wide picture: its left edge is green.
+    const boxed = [...res.images.entries()].find(([k]) => k.startsWith(`boxes${path.sep}`) && res.ranked.some((s) => s.rel === k.split('#')[0] && s.incidents.some((x) => x.id === Number(k.split('#')[1]) && x.faces)));
+    assert.ok(boxed && boxed[1].ok, 'the incident with boxes has a picture');
+    const pic = jpeg.decode(readFileSync(path.join(out2, boxed[1].href)), { useTArray: true });
+    const px = (x: number, y: number): number[] => Array.from(pic.data.subarray((y * pic.width + x) * 4, (y * pic.width + x) * 4 + 3));
+    const [r0, g0, b0] = px(51, 100);
+    assert.ok(g0! > 180 && r0! < 120 && b0! < 120, `green box edge, got rgb(${r0},${g0},${b0})`);
+    assert.match(readFileSync(res.files.html, 'utf8'), /1 face box\(es\) drawn/);
     // The cut copy still gets the pictures before the cut; those after it say why there is none.
     const cutImages = [...res.images.entries()].filter(([k]) => k.startsWith(`cut${path.sep}`)).map(([, v]) => v);
     assert.ok(cutImages.some((i) => i.ok) && cutImages.some((i) => !i.ok), JSON.stringify(cutImages));
     // Progress, phase by phase, on stderr.
-    assert.ok(progress.some((l) => /^vigil report: reading sessions 1\/7\n$/.test(l)), progress.join(''));
+    assert.ok(progress.some((l) => /^vigil report: reading sessions 1\/8\n$/.test(l)), progress.join(''));
     assert.ok(progress.some((l) => /^vigil report: taking pictures \d+\/\d+\n$/.test(l)), progress.join(''));
     const page2 = await openInChromium(res.files.html);
     assert.deepEqual(page2.errors, [], 'a picture that could not be taken is text, not a broken image');

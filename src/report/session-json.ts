@@ -42,7 +42,7 @@ function date(o: Obj, k: string): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
-/** Fields every server version has written; their absence is worth saying. */
+/** Fields every server version has written; their absence (or a wrong type) is worth saying. */
 const REQUIRED = ['candidate_id', 'session_id', 'started_at', 'ended', 'frames_written', 'audio_seconds'] as const;
 
 export function parseSessionJson(text: string): ParsedSession {
@@ -83,7 +83,16 @@ export function parseSessionJson(text: string): ParsedSession {
     subtitleTrack: bool(o, 'subtitle_track'),
     subtitleError: str(o, 'subtitle_error'),
   };
-  const missing = REQUIRED.filter((k) => o[k] === undefined || o[k] === null || (k === 'started_at' && facts.startedAt === null));
+  const parsedRequired: Record<(typeof REQUIRED)[number], unknown> = {
+    candidate_id: facts.candidateId,
+    session_id: facts.sessionId,
+    started_at: facts.startedAt,
+    ended: facts.ended,
+    frames_written: facts.framesWritten,
+    audio_seconds: facts.audioSeconds,
+  };
+  // Absent, or of a type this reader cannot use: either way the report cannot rely on it.
+  const missing = REQUIRED.filter((k) => parsedRequired[k] === null);
   return { ok: true, facts, missing };
 }
 
