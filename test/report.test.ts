@@ -218,6 +218,10 @@ test('vigil report over three real sessions: ranked, a picture per face incident
     assert.ok(g0! > 180 && r0! < 120 && b0! < 120, `green box edge, got rgb(${r0},${g0},${b0})`);
     assert.match(readFileSync(res.files.html, 'utf8'), /1 face box\(es\) drawn/);
     // The cut copy still gets the pictures before the cut; those after it say why there is none.
+    // Copies of one session under other names keep their own pictures.
+    const okImages = [...res.images.values()].filter((i) => i.ok);
+    assert.equal(new Set(okImages.map((i) => (i.ok ? i.href : ''))).size, okImages.length, 'one file per picture');
+    assert.equal(readdirSync(path.join(out2, 'img')).length, okImages.length);
     const cutImages = [...res.images.entries()].filter(([k]) => k.startsWith(`cut${path.sep}`)).map(([, v]) => v);
     assert.ok(cutImages.some((i) => i.ok) && cutImages.some((i) => !i.ok), JSON.stringify(cutImages));
     // Progress, phase by phase, on stderr.

@@ -15,7 +15,7 @@ export interface ReportOptions {
   out: string;
   since?: Date | null;
   err: NodeJS.WritableStream & { isTTY?: boolean };
-  /** ffprobe/ffmpeg processes at once (default: the machine's cores, at most 4). */
+  /** ffprobe/ffmpeg processes at once (default: twice the cores, 2 to 8: each is short and mostly starting up). */
   jobs?: number;
   now?: Date;
   /** Least time between progress lines (default 1 s, so a small folder prints none). */
@@ -53,15 +53,18 @@ async function writeAtomic(file: string, text: string): Promise<void> {
   }
 }
 
-/** A file name from candidate, session and incident that stays inside img/ whatever the folder names were. */
+/**
+ * A file name from the session's folder (unique, even for copies of one session under two names) and the incident,
+ * that stays inside img/ whatever the folder names were.
+ */
 function imageName(s: SessionReview, id: number, kind: string): string {
   const safe = (v: string): string => v.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
-  return `${safe(s.candidateId)}_${safe(s.sessionId)}_${id}_${safe(kind)}.jpg`;
+  return `${s.rel.split(path.sep).map(safe).join('_')}_${id}_${safe(kind)}.jpg`;
 }
 
 export async function runReport(opts: ReportOptions): Promise<ReportResult> {
   const started = performance.now();
-  const jobs = opts.jobs ?? Math.max(1, Math.min(4, availableParallelism()));
+  const jobs = opts.jobs ?? Math.max(2, Math.min(8, 2 * availableParallelism()));
   const progress = new Progress(opts.err, opts.progressEveryMs);
   const found = await findSessions(opts.recordDir);
   const since = opts.since ?? null;
