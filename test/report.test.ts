@@ -198,8 +198,7 @@ test('vigil report over three real sessions: ranked, a picture per face incident
     const byFolder = new Map(rows.map((row) => [row['folder']!.split(path.sep)[0]!, row]));
     assert.deepEqual([...byFolder.keys()].sort(), ['badlines', 'boxes', 'clean', 'crash', 'cut', 'empty', 'garbled', 'nojson']);
     const problems = (f: string): string => byFolder.get(f)!['problems']!;
-    assert.match(problems('cut'), /recording\.mkv is cut short: \d+ of \d+ bytes/);
-    assert.match(problems('cut'), /plays only to [\d.]+ s of [\d.]+ s/);
+    assert.match(problems('cut'), /^recording\.mkv is cut short: \d+ of \d+ bytes \(a partial copy or a failing disk\); it plays to [\d.]+ s of 30\.0 s, \d+ of the 450 video frames session\.json says were written$/);
     assert.match(problems('badlines'), /incidents\.jsonl: 2 unreadable lines \(\d+, \d+\)/);
     assert.match(problems('nojson'), /no session\.json/);
     assert.equal(byFolder.get('nojson')!['started_at'], sessionStart(nojson), 'the start is read from the session id');
@@ -223,7 +222,7 @@ test('vigil report over three real sessions: ranked, a picture per face incident
     assert.equal(new Set(okImages.map((i) => (i.ok ? i.href : ''))).size, okImages.length, 'one file per picture');
     assert.equal(readdirSync(path.join(out2, 'img')).length, okImages.length);
     const cutImages = [...res.images.entries()].filter(([k]) => k.startsWith(`cut${path.sep}`)).map(([, v]) => v);
-    assert.ok(cutImages.some((i) => i.ok) && cutImages.some((i) => !i.ok), JSON.stringify(cutImages));
+    assert.ok(cutImages.some((i) => i.ok) && cutImages.some((i) => !i.ok && /^the recording plays only to [\d.]+ s, before this incident$/.test(i.why)), JSON.stringify(cutImages));
     // Progress, phase by phase, on stderr.
     assert.ok(progress.some((l) => /^vigil report: reading sessions 1\/8\n$/.test(l)), progress.join(''));
     assert.ok(progress.some((l) => /^vigil report: taking pictures \d+\/\d+\n$/.test(l)), progress.join(''));

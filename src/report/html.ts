@@ -37,6 +37,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:6px 0}
 .tl{position:relative;margin:10px 0 22px 90px}.lane{position:relative;height:16px;background:#eef1f5;margin:3px 0}
 .lane b{position:absolute;left:-90px;width:84px;font-weight:400;font-size:12px;color:#5d6776;text-align:right}
 .lane i{position:absolute;top:0;bottom:0;min-width:2px;opacity:.9}
+.gap{position:absolute;top:0;bottom:14px;background:repeating-linear-gradient(45deg,rgba(0,0,0,.35) 0 4px,transparent 4px 8px)}
 .axis{position:relative;height:14px;font-size:11px;color:#5d6776}.axis span{position:absolute;transform:translateX(-50%)}
 .key i{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:-2px}
 figure{margin:0}figure img{display:block;width:240px;height:auto;border:1px solid #ccd3dc;background:#000}
@@ -86,7 +87,12 @@ function timeline(s: SessionReview): string {
   const step = tickStep(d);
   const ticks: string[] = [];
   for (let t = 0; t <= d + 1e-9; t += step) ticks.push(`<span style="left:${((t / d) * 100).toFixed(3)}%">${secs(t)}</span>`);
-  return `<div class="tl" aria-label="timeline of ${esc(secs(d))}">${lane('face', face, d)}${lane('speech', speech, d)}${lane('connection', other, d)}<div class="axis">${ticks.join('')}</div></div>`;
+  // The part of the timeline the file no longer holds (a recording cut short), hatched across every lane.
+  const playable = s.recording?.playableS ?? d;
+  const gap = playable < d - 0.05
+    ? `<div class="gap" style="left:${((playable / d) * 100).toFixed(3)}%;right:0" title="${esc(`not in the file: it plays only to ${secs(playable)}`)}"></div>`
+    : '';
+  return `<div class="tl" aria-label="timeline of ${esc(secs(d))}">${lane('face', face, d)}${lane('speech', speech, d)}${lane('connection', other, d)}${gap}<div class="axis">${ticks.join('')}</div></div>`;
 }
 
 function imageCell(s: SessionReview, x: TimelineIncident, images: ReadonlyMap<string, IncidentImage>): string {

@@ -86,15 +86,17 @@ export async function readSession(recordDir: string, rel: string): Promise<Sessi
     const seg = await checkSegment(mkv);
     if (seg.state === 'not_matroska') damage(`${RECORDING_FILE} is not a Matroska file (${seg.bytes} bytes)`);
     else {
-      const short = seg.state === 'short';
-      if (short) damage(`${RECORDING_FILE} is cut short: ${seg.bytes} of ${seg.expected} bytes (a partial copy or a failing disk); the rest is missing`);
-      recording = await recordingFacts(mkv, { scanPackets: short });
-      if (!recording.finalised) damage(`${RECORDING_FILE} was never finalised (no duration or index: cut off mid-write); it plays to ${recording.durationS.toFixed(1)} s`);
-      else if (short) damage(`${RECORDING_FILE} plays only to ${Math.max(recording.videoEndS ?? 0, recording.audioEndS ?? 0).toFixed(1)} s of ${recording.durationS.toFixed(1)} s`);
-      if (recording.readWarning) damage(`reading ${RECORDING_FILE}: ${recording.readWarning}`);
+      recording = await recordingFacts(mkv, { scanPackets: seg.state === 'short' });
       const written = facts?.framesWritten ?? null;
-      if (recording.videoFrames !== null && written !== null && recording.videoFrames < written) {
-        damage(`${RECORDING_FILE} holds ${recording.videoFrames} video frames; ${SESSION_FILE} says ${written} were written`);
+      const fewer = recording.videoFrames !== null && written !== null && recording.videoFrames < written;
+      if (seg.state === 'short') {
+        // One cause, one problem: the missing bytes explain the early end, ffprobe's complaint and the lost frames.
+        const frames = fewer ? `, ${recording.videoFrames} of the ${written} video frames ${SESSION_FILE} says were written` : '';
+        damage(`${RECORDING_FILE} is cut short: ${seg.bytes} of ${seg.expected} bytes (a partial copy or a failing disk); it plays to ${recording.playableS.toFixed(1)} s of ${recording.durationS.toFixed(1)} s${frames}`);
+      } else {
+        if (!recording.finalised) damage(`${RECORDING_FILE} was never finalised (no duration or index: cut off mid-write); it plays to ${recording.durationS.toFixed(1)} s`);
+        if (recording.readWarning) damage(`reading ${RECORDING_FILE}: ${recording.readWarning}`);
+        if (fewer) damage(`${RECORDING_FILE} holds ${recording.videoFrames} video frames; ${SESSION_FILE} says ${written} were written`);
       }
     }
   } catch (err) {
@@ -112,7 +114,7 @@ export async function readSession(recordDir: string, rel: string): Promise<Sessi
     const parsed = parseIncidents(inc.text);
     incidents = parsed.incidents;
     const n = parsed.badLines.length;
-    if (n) damage(`${INCIDENTS_FILE}: ${n} unreadable line${n > 1 ? 's' : ''} (${parsed.badLines.slice(0, 5).join(', ')}${n > 5 ? ', ...' : ''}), cut by a crash or a full disk; the incidents on them are missing`);
+    if (n) damage(`${INCIDENTS_FILE}: ${n} unreadable line${n > 1 ? 's' : ''} (${parsed.badLines.slice(0, 5).join(', ')}${n > 5 ? ', ...' : ''}), cut by a crash or a full disk; what they held is lost`);
   }
 
   const startedAt = facts?.startedAt ?? startFromSessionId(facts?.sessionId ?? sessionDir);

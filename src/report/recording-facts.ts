@@ -10,6 +10,8 @@ export interface RecordingFacts {
   finalised: boolean;
   /** The container's duration, or the end of the last packet read. */
   durationS: number;
+  /** How far a player gets: the end of the last packet read, or durationS when the file was not read through. */
+  playableS: number;
   hasVideo: boolean;
   hasAudio: boolean;
   hasSubtitles: boolean;
@@ -54,7 +56,7 @@ export async function recordingFacts(file: string, opts: { scanPackets?: boolean
   } catch {
     info = null;
   }
-  if (head.code !== 0 || !isObj(info)) throw new RecordingUnreadable(firstLine(head.stderr) ?? `ffprobe exited ${head.code}`);
+  if (head.code !== 0 || !isObj(info)) throw new RecordingUnreadable(cleanFfmpegLine(firstLine(head.stderr)) ?? `ffprobe exited ${head.code}`);
   const streams = Array.isArray(info['streams']) ? (info['streams'] as unknown[]).filter(isObj) : [];
   const format = isObj(info['format']) ? info['format'] : {};
   const kindOf = new Map<number, string>();
@@ -65,6 +67,7 @@ export async function recordingFacts(file: string, opts: { scanPackets?: boolean
   const facts: RecordingFacts = {
     finalised,
     durationS: finalised ? duration : 0,
+    playableS: finalised ? duration : 0,
     hasVideo: kinds.includes('video'),
     hasAudio: kinds.includes('audio'),
     hasSubtitles: kinds.includes('subtitle'),
@@ -76,7 +79,7 @@ export async function recordingFacts(file: string, opts: { scanPackets?: boolean
   if (finalised && !opts.scanPackets) return facts;
 
   const scan = await run('ffprobe', ['-v', 'error', '-show_entries', 'packet=stream_index,pts_time,duration_time', '-of', 'csv=p=0', file], timeoutMs);
-  if (scan.code !== 0 && scan.stdout.trim() === '') throw new RecordingUnreadable(firstLine(scan.stderr) ?? `ffprobe exited ${scan.code} reading packets`);
+  if (scan.code !== 0 && scan.stdout.trim() === '') throw new RecordingUnreadable(cleanFfmpegLine(firstLine(scan.stderr)) ?? `ffprobe exited ${scan.code} reading packets`);
   let frames = 0;
   let videoEnd = 0;
   let audioEnd = 0;
@@ -96,9 +99,15 @@ export async function recordingFacts(file: string, opts: { scanPackets?: boolean
   facts.videoFrames = frames;
   facts.videoEndS = facts.hasVideo ? videoEnd : null;
   facts.audioEndS = facts.hasAudio ? audioEnd : null;
-  if (!finalised) facts.durationS = Math.max(videoEnd, audioEnd);
-  facts.readWarning = firstLine(scan.stderr);
+  facts.playableS = Math.max(videoEnd, audioEnd);
+  if (!finalised) facts.durationS = facts.playableS;
+  facts.readWarning = cleanFfmpegLine(firstLine(scan.stderr));
   return facts;
+}
+
+/** Drops ffmpeg's "[matroska,webm @ 0x55...]" prefix: an address means nothing to a reader. */
+export function cleanFfmpegLine(line: string | null): string | null {
+  return line === null ? null : line.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '');
 }
 
 function firstLine(s: string): string | null {

@@ -99,6 +99,12 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
   progress.phase();
   done = 0;
   await mapLimit(wanted, jobs, async ({ s, x }) => {
+    const playable = s.recording?.playableS ?? 0;
+    if (x.start_s >= playable) {
+      images.set(imageKey(s, x.id), { ok: false, why: `the recording plays only to ${playable.toFixed(1)} s, before this incident` });
+      progress.tick('taking pictures', ++done, wanted.length);
+      return;
+    }
     const name = imageName(s, x.id, x.kind);
     const t = await extractThumbnail(path.join(opts.recordDir, s.rel, RECORDING_FILE), x.start_s, path.join(imgDir, name), x.faces);
     images.set(imageKey(s, x.id), t.ok ? { ok: true, href: `img/${name}`, frameS: t.frameS } : t);

@@ -54,7 +54,7 @@ export function extractThumbnail(mkv: string, atS: number, out: string, faces: F
 /** The first line of ffmpeg's output that reads as an error (info lines are banner and stream details). */
 function errorLine(stderr: string): string | null {
   const line = stderr.split('\n').find((l) => /error|invalid|no such|denied|prematurely|no space/i.test(l));
-  return line ? line.trim() : null;
+  return line ? line.trim().replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '') : null;
 }
 
 /** A face incident's picture as the page and the CSV refer to it: a path relative to the report's folder. */
