@@ -50,7 +50,7 @@ test('session.json: fields of the wrong type are null and the required ones name
   assert.equal(ok.facts.framesWritten, null);
   assert.equal(ok.facts.startedAt, null);
   assert.deepEqual(ok.missing, ['started_at', 'frames_written']);
-  assert.deepEqual(ok.facts.writeErrors, ['recording.mkv: disk full', 'write failed']);
+  assert.deepEqual(ok.facts.writeErrors, [{ file: 'recording.mkv', message: 'disk full' }, { file: '?', message: 'write failed' }]);
   const bad = parseSessionJson('{"candidate_id": "a", "sess');
   assert.ok(!bad.ok && /not valid JSON/.test(bad.why));
   const arr = parseSessionJson('[1,2]');

@@ -6,7 +6,8 @@ import { pathToFileURL } from 'node:url';
 import jpeg from 'jpeg-js';
 import puppeteer from 'puppeteer-core';
 import { runReport } from '../src/report/report';
-import { runVigil, sessionDirOf, tempDir } from './helpers';
+import { smallDisk } from './disk';
+import { audio, clientArgs, runVigil, sessionDirOf, startServer, tempDir, video } from './helpers';
 import { csvRecords, grayFrames, grayImage, meanAbsDiff, parseCsv, recordThreeSessions } from './report-sessions';
 
 const FACE_KINDS = ['no_face', 'misaligned', 'multiple_faces'];
@@ -265,4 +266,35 @@ test('vigil report: exit codes for a missing or unreadable record dir and a bad 
   const none = await runVigil(t, ['report', '--record-dir', rec, '--out', out, '--since', '2099-01-01']).done;
   assert.equal(none.code, 0, none.stderr);
   assert.equal(readFileSync(path.join(out, 'sessions.csv'), 'utf8').split('\r\n').length, 2, 'the header alone');
+});
+
+test('vigil report on a full disk: the failed recording is listed with its lost media; a report that cannot be written exits 6', { timeout: 90_000 }, async (t) => {
+  // 1 MiB holds about a second and a half of 640x480 video at 15 fps.
+  const disk = smallDisk(t, 1024 * 1024);
+  if (!disk) return;
+  const server = await startServer(t, disk);
+  const c = await runVigil(t, clientArgs(server.port, 'full', video('megamind-clip.mp4'), audio('silence-10s.wav'), ['--reconnect', '0'])).done;
+  assert.equal(c.code, 6, `the client was told the server could not record: ${c.stdout}`);
+  await server.waitForLog((l) => l.msg === 'recording finalised' && l['id'] === 'full');
+  await server.stop();
+
+  const out = tempDir(t, 'vigil-report-out3-');
+  const r = await runVigil(t, ['report', '--record-dir', disk, '--out', out]).done;
+  assert.equal(r.code, 3, r.stderr);
+  const [row] = csvRecords(readFileSync(path.join(out, 'sessions.csv'), 'utf8'));
+  t.diagnostic(`full disk: ended ${row!['ended']}, priority ${row!['priority']}, problems: ${row!['problems']}`);
+  // session.json says recording_failed when there was room to rewrite it; otherwise it is the first one, in_progress.
+  if (row!['ended'] === 'recording_failed') {
+    assert.match(row!['problems']!, /recording failed: cannot write recording\.mkv at byte \d+: the disk is full/);
+    assert.ok(Number(row!['frames_lost']) > 0, `frames lost: ${row!['frames_lost']}`);
+    assert.ok(Number(row!['priority']) >= 30, 'recording_failed, lost media and failed writes put it near the top');
+  } else {
+    assert.equal(row!['ended'], 'in_progress');
+    assert.match(row!['problems']!, /never finalised/);
+  }
+
+  // The disk is still full: a report written onto it fails loudly.
+  const onDisk = await runVigil(t, ['report', '--record-dir', disk, '--out', path.join(disk, 'report')]).done;
+  assert.equal(onDisk.code, 6, onDisk.stderr);
+  assert.match(onDisk.stderr, /^vigil report: cannot (write|create) \S+ \(ENOSPC\)$/m);
 });

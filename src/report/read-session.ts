@@ -76,7 +76,8 @@ export async function readSession(recordDir: string, rel: string): Promise<Sessi
     note('the server crashed during this session; its next start repaired the record from what the recording holds');
   }
   if (facts?.recordingError) note(`recording failed: ${facts.recordingError}`);
-  for (const w of facts?.writeErrors.slice(0, 3) ?? []) if (w !== facts?.recordingError) note(`write failed: ${w}`);
+  // The recording's own failure is told above; the other files' failures (session.json, the timeline) here.
+  for (const w of facts?.writeErrors.filter((e) => e.message !== facts?.recordingError).slice(0, 3) ?? []) note(`write failed: ${w.message}`);
   if (facts?.subtitleError) note(`incident subtitle track not added: ${facts.subtitleError}`);
 
   // The recording: what it holds, and whether it is whole.

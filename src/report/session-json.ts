@@ -21,7 +21,8 @@ export interface SessionFacts {
   framesLost: number;
   audioSecondsLost: number;
   recordingError: string | null;
-  writeErrors: string[];
+  /** Failed writes, as session.json lists them. */
+  writeErrors: Array<{ file: string; message: string }>;
   subtitleTrack: boolean | null;
   subtitleError: string | null;
 }
@@ -59,7 +60,7 @@ export function parseSessionJson(text: string): ParsedSession {
   const width = video ? num(video, 'width') : null;
   const height = video ? num(video, 'height') : null;
   const writeErrors = Array.isArray(o['write_errors'])
-    ? o['write_errors'].map((e) => (isObj(e) ? `${str(e, 'file') ?? '?'}: ${str(e, 'message') ?? str(e, 'code') ?? 'write failed'}` : 'write failed'))
+    ? (o['write_errors'] as unknown[]).map((e) => (isObj(e) ? { file: str(e, 'file') ?? '?', message: str(e, 'message') ?? str(e, 'code') ?? 'write failed' } : { file: '?', message: 'write failed' }))
     : [];
   const facts: SessionFacts = {
     candidateId: str(o, 'candidate_id'),
