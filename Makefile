@@ -48,6 +48,7 @@ demo: build
 # Each bench writes bench/results/NAME.md; bench-readme copies them into README.md's <!-- bench:NAME --> sections.
 bench: build
 	node dist/bench/protocol.js
+	node dist/bench/report.js
 	node dist/bench/ingest.js
 	node dist/bench/detect.js
 	node dist/bench/hostile.js
