@@ -250,6 +250,9 @@ test('vigil report: exit codes for a missing or unreadable record dir and a bad 
   const badSince = await runVigil(t, ['report', '--record-dir', dir, '--out', out, '--since', 'yesterday']).done;
   assert.equal(badSince.code, 2);
   assert.match(badSince.stderr, /--since "yesterday": expected an ISO date/);
+  const noOut = await runVigil(t, ['report', '--record-dir', dir]).done;
+  assert.equal(noOut.code, 2);
+  assert.match(noOut.stderr, /required option '--out <dir>' not specified/);
   assert.equal(existsSync(out), false, 'nothing written on bad arguments');
 
   // Two session folders that only have a name: one old, one from now on; --since keeps the new one.

@@ -17,6 +17,8 @@ export function addReportCommand(program: Command, run: (p: Promise<number>) => 
     .option('--record-dir <dir>', 'the recordings (a copy is fine)', DEFAULT_RECORD_DIR)
     .requiredOption('--out <dir>', 'where to write index.html, img/, sessions.csv, incidents.csv')
     .option('--since <when>', 'only sessions started since an ISO date/time or a duration back from now (4h, 2d)')
+    // Usage errors reach main() as exceptions, which turns them into exit 2 (by default commander exits 1 itself).
+    .exitOverride()
     .action((flags: ReportFlags) =>
       run(
         (async () => {
