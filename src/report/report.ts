@@ -67,6 +67,9 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
   const jobs = opts.jobs ?? Math.max(2, Math.min(8, 2 * availableParallelism()));
   const progress = new Progress(opts.err, opts.progressEveryMs);
   const found = await findSessions(opts.recordDir);
+  if (found.sessions.length + found.unreadable.length === 0) {
+    opts.err.write(`vigil report: no sessions in ${opts.recordDir}: a record dir holds <candidate>/<session>/ folders (point --record-dir at the folder \`vigil serve --record-dir\` wrote, not at one candidate's)\n`);
+  }
   const since = opts.since ?? null;
   // The session id says when it started; folders named otherwise are read and judged by session.json.
   const candidates = found.sessions.filter((rel) => {
