@@ -15,6 +15,7 @@ import { runStatus } from './status';
 import { client, type ClientFlags } from './client-command';
 import { DEFAULT_PORT, DEFAULT_RECORD_DIR, VERSION, addDetectionOptions, expected, hostPort, intArg, numArg, onceInterrupted, poolOptions, type DetectionFlags } from './options';
 import { serve, type ServeFlags } from './serve';
+import { addReportCommand } from './report';
 
 export function buildProgram(run: (p: Promise<number>) => void): Command {
   const program = new Command('vigil')
@@ -171,6 +172,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
       );
     });
 
+  addReportCommand(program, run);
   return program;
 }
 
