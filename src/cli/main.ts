@@ -22,6 +22,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .description('Proctoring for online exams: candidates stream camera and microphone; the server watches and records.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
+    // Set before any subcommand exists, so every one inherits it: usage errors reach main() and exit 2.
+    .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
   program
@@ -183,7 +185,6 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram((p) => {
     pending = p;
   });
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
   } catch (err) {
