@@ -288,3 +288,11 @@ describe('admin socket', () => {
     assert.equal(ok.code, 0);
   });
 });
+
+test('usage errors exit 2 from every subcommand, with commander\'s message', async (t) => {
+  for (const args of [['client'], ['token', 'issue'], ['serve', '--port', 'x'], ['no-such-command']]) {
+    const r = await runVigil(t, args).done;
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /error: /);
+  }
+});
