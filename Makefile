@@ -9,7 +9,7 @@ export OPENCV4NODEJS_DISABLE_AUTOBUILD := 1
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 # libasound2-dev lets naudiodon (PortAudio) build with ALSA; xvfb and x11-utils let the tests open the console's OpenCV preview window on a virtual display.
-APT_PACKAGES := libopencv-dev opencv-data ffmpeg libasound2-dev xvfb x11-utils
+APT_PACKAGES := libopencv-dev opencv-data ffmpeg libasound2-dev xvfb x11-utils nats-server haproxy
 SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 

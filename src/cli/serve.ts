@@ -6,6 +6,7 @@ import { DetectError, DetectorPool } from '../detect';
 import { onCrash } from './crash';
 import { createLogger, flushLogger } from './logger';
 import { VERSION, onceInterrupted, poolOptions, type DetectionFlags } from './options';
+import { clusterFlagsProblem, startCluster, type ClusterFlags } from './serve-cluster';
 
 export interface ServeFlags {
   host: string;
@@ -31,7 +32,12 @@ export interface ServeFlags {
   drainTimeout: number;
 }
 
-export async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
+export async function serve(flags: ServeFlags & DetectionFlags & ClusterFlags): Promise<number> {
+  const clusterProblem = clusterFlagsProblem(flags);
+  if (clusterProblem) {
+    process.stderr.write(`vigil serve: ${clusterProblem}\n`);
+    return 2;
+  }
   const log = createLogger({ level: flags.logLevel, file: flags.logFile, name: 'vigil' });
   let pool: DetectorPool | null = null;
   if (flags.detector !== 'none') {
@@ -110,8 +116,9 @@ export async function serve(flags: ServeFlags & DetectionFlags): Promise<number>
     },
   });
   const { signal, dispose } = onceInterrupted();
+  let address: { host: string; port: number };
   try {
-    await server.listen();
+    address = await server.listen();
   } catch (err) {
     dispose();
     await pool?.close();
@@ -123,8 +130,10 @@ export async function serve(flags: ServeFlags & DetectionFlags): Promise<number>
     }
     throw err;
   }
+  const cluster = startCluster(flags, server, `${address.host}:${address.port}`, VERSION, log);
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   log.info({ signal: String(signal.reason) }, 'signal received');
+  await cluster?.close();
   await server.close();
   await pool?.close();
   dispose();
