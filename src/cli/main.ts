@@ -52,7 +52,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--max-audio-bytes <n>', 'largest AUDIO_CHUNK payload accepted', intArg('--max-audio-bytes', 1024, ABSOLUTE_MAX_PAYLOAD), DEFAULT_LIMITS.audio)
     .option('--nats <url>', 'join a cluster on this NATS server (nats://host:4222)')
     .option('--node <name>', 'this node\'s name in the cluster (default: the host name)')
-    .option('--exam <name>', 'exam name in the cluster\'s event subjects', 'default')
+    .option('--exam <name>', 'exam name in the cluster\'s event subjects (default: default)')
     .action((flags: ServeFlags & DetectionFlags & ClusterFlags) => run(serve(flags)));
   addDetectionOptions(program.commands.find((c) => c.name() === 'serve')!, true);
 

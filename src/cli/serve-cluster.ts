@@ -2,6 +2,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { ClusterNode } from '../cluster/node';
+import { ClusterSessions } from '../cluster/sessions';
 import { DEFAULT_EXAM, nameProblem } from '../cluster/wire';
 import type { AdminTarget } from '../server/admin-server';
 
@@ -23,7 +24,21 @@ function defaultNodeName(): string {
   return os.hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
 }
 
-export function startCluster(flags: ClusterFlags, target: AdminTarget, listen: string, version: string, log: Logger): ClusterNode | null {
+export interface ServeCluster {
+  /** The session table for the server's options (sessions of dead nodes continue here). */
+  sessions: ClusterSessions;
+  /** Joins the cluster once the server listens. */
+  start(target: AdminTarget, listen: string): ClusterNode;
+}
+
+export function clusterFor(flags: ClusterFlags, version: string, log: Logger): ServeCluster | null {
   if (!flags.nats) return null;
-  return new ClusterNode({ url: flags.nats, node: flags.node ?? defaultNodeName(), exam: flags.exam ?? DEFAULT_EXAM, listen, version, target, log: log.child({ part: 'cluster' }) });
+  const url = flags.nats;
+  const node = flags.node ?? defaultNodeName();
+  const clog = log.child({ part: 'cluster' });
+  const sessions = new ClusterSessions(node, clog);
+  return {
+    sessions,
+    start: (target, listen) => new ClusterNode({ url, node, exam: flags.exam ?? DEFAULT_EXAM, listen, version, target, sessions, log: clog }),
+  };
 }

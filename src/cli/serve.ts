@@ -6,7 +6,7 @@ import { DetectError, DetectorPool } from '../detect';
 import { onCrash } from './crash';
 import { createLogger, flushLogger } from './logger';
 import { VERSION, onceInterrupted, poolOptions, type DetectionFlags } from './options';
-import { clusterFlagsProblem, startCluster, type ClusterFlags } from './serve-cluster';
+import { clusterFlagsProblem, clusterFor, type ClusterFlags } from './serve-cluster';
 
 export interface ServeFlags {
   host: string;
@@ -84,7 +84,9 @@ export async function serve(flags: ServeFlags & DetectionFlags & ClusterFlags): 
   } else if (!isLoopback(flags.host)) {
     process.stderr.write(`vigil serve: warning: listening on ${flags.host} without TLS; candidates' media and tokens cross the network in clear\n`);
   }
+  const cluster = clusterFor(flags, VERSION, log);
   const server = new VigilServer({
+    ...(cluster ? { sessions: cluster.sessions } : {}),
     host: flags.host,
     port: flags.port,
     recordDir: flags.recordDir,
@@ -130,11 +132,12 @@ export async function serve(flags: ServeFlags & DetectionFlags & ClusterFlags): 
     }
     throw err;
   }
-  const cluster = startCluster(flags, server, `${address.host}:${address.port}`, VERSION, log);
+  const node = cluster?.start(server, `${address.host}:${address.port}`);
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   log.info({ signal: String(signal.reason) }, 'signal received');
-  await cluster?.close();
+  // Sessions are finalised (and left in the table for other nodes) while the bus is still there; then the node leaves.
   await server.close();
+  await node?.close();
   await pool?.close();
   dispose();
   await flushLogger(log);

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { AdminTarget } from '../server/admin-server';
 import type { AdminReply, ServerEvent } from '../protocol';
 import { ControlHandler } from './control';
+import type { ClusterSessions } from './sessions';
 import { HEARTBEAT_MS, NODES_BUCKET, NODE_TTL_MS, controlSubject, encode, eventsSubject, type BusMessage, type NodeLoad, type NodeRecord } from './wire';
 
 export interface ClusterNodeOptions {
@@ -21,11 +22,14 @@ export interface ClusterNodeOptions {
   listen: string;
   version: string;
   target: AdminTarget;
+  /** The session table the server was given (the node hands it the bus). */
+  sessions?: ClusterSessions;
   log: Logger;
 }
 
 const SUMMARY_MS = 1_000;
 const CONNECT_RETRY_MS = 1_000;
+const CLOSE_DRAIN_MS = 2_000;
 
 export class ClusterNode {
   private nc: NatsConnection | null = null;
@@ -35,6 +39,8 @@ export class ClusterNode {
   private readonly timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | null = null;
   private closed = false;
+  /** Connected to NATS right now (the client reconnects by itself; this follows its status). */
+  private online = false;
   private retry: NodeJS.Timeout | null = null;
   private readonly startedAt = new Date().toISOString();
   private cpu = { usage: process.cpuUsage(), at: process.hrtime.bigint(), percent: 0 };
@@ -60,7 +66,7 @@ export class ClusterNode {
   }
 
   get connected(): boolean {
-    return this.nc !== null && !this.nc.isClosed() && this.kv !== null;
+    return this.online && this.nc !== null && !this.nc.isClosed();
   }
 
   private async connectLoop(): Promise<void> {
@@ -84,6 +90,7 @@ export class ClusterNode {
       return;
     }
     this.nc = nc;
+    this.online = true;
     this.opts.log.info({ nats: this.opts.url, node: this.opts.node, exam: this.opts.exam }, 'joined the cluster');
     this.control = nc.subscribe(controlSubject(this.opts.node), {
       callback: (err, msg) => {
@@ -93,6 +100,7 @@ export class ClusterNode {
       },
     });
     void this.watchStatus(nc);
+    this.opts.sessions?.use(nc);
     await this.heartbeat();
     this.summary();
   }
@@ -100,11 +108,16 @@ export class ClusterNode {
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (s.type === Events.Disconnect) {
+        this.online = false;
         this.opts.log.warn({ nats: this.opts.url }, 'lost NATS; serving on, reconnecting');
+        // Admissions must not wait on a bus that is not there: new sessions start locally until it is back.
+        this.opts.sessions?.use(null);
       } else if (s.type === Events.Reconnect) {
+        this.online = true;
         this.opts.log.info({ nats: this.opts.url }, 'NATS is back; republishing this node');
         // A restarted NATS may have lost the bucket: register from scratch.
         this.kv = null;
+        this.opts.sessions?.use(nc);
         await this.heartbeat();
         this.summary();
       }
@@ -179,19 +192,23 @@ export class ClusterNode {
   /** Leaves the cluster: the node's key goes at once (not after the TTL), subscriptions and timers end. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.opts.sessions?.settle();
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     if (this.retry) clearTimeout(this.retry);
+    this.opts.sessions?.close();
     this.unsubscribe?.();
     this.handler.close();
     this.control?.unsubscribe();
     const nc = this.nc;
     if (!nc) return;
     try {
-      if (this.kv && !nc.isClosed()) await this.kv.delete(this.opts.node);
+      if (this.kv && this.connected) await this.kv.delete(this.opts.node);
     } catch {
       // NATS unreachable: the TTL removes the key.
     }
-    await nc.drain().catch(() => nc.close());
+    // Drain only a live connection: with NATS away a drain would wait for it forever.
+    if (this.connected) await Promise.race([nc.drain(), new Promise((r) => setTimeout(r, CLOSE_DRAIN_MS).unref())]).catch(() => undefined);
+    if (!nc.isClosed()) await nc.close().catch(() => undefined);
   }
 }
