@@ -41,6 +41,7 @@ export class ClusterNode {
   private closed = false;
   /** Connected to NATS right now (the client reconnects by itself; this follows its status). */
   private online = false;
+  private beating = false;
   private retry: NodeJS.Timeout | null = null;
   private readonly startedAt = new Date().toISOString();
   private cpu = { usage: process.cpuUsage(), at: process.hrtime.bigint(), percent: 0 };
@@ -142,7 +143,9 @@ export class ClusterNode {
 
   private async heartbeat(): Promise<void> {
     const nc = this.nc;
-    if (!nc || this.closed || nc.isClosed()) return;
+    // Offline, a beat would only wait for its timeout; one at a time, so a slow bus never piles them up.
+    if (!nc || this.closed || !this.connected || this.beating) return;
+    this.beating = true;
     const record: NodeRecord = {
       node: this.opts.node,
       exam: this.opts.exam,
@@ -159,7 +162,9 @@ export class ClusterNode {
     } catch (err) {
       // Reported once per outage by watchStatus; the next beat tries again (and recreates the bucket if it went).
       this.kv = null;
-      this.opts.log.debug({ err }, 'heartbeat not stored');
+      this.opts.log.debug({ err: (err as Error).message }, 'heartbeat not stored');
+    } finally {
+      this.beating = false;
     }
   }
 
@@ -184,7 +189,8 @@ export class ClusterNode {
   }
 
   private summary(): void {
-    if (!this.nc) return;
+    // Offline summaries would be stale when the bus delivers them; the first one after the reconnect says it all.
+    if (!this.connected) return;
     const status = this.opts.target.status();
     this.publish({ type: 'summary', node: this.opts.node, exam: this.opts.exam, at: new Date().toISOString(), candidates: status.candidates.map((c) => c.id), load: this.load(), detection: status.detection, watching: this.handler.watching });
   }
