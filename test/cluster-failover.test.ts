@@ -9,7 +9,7 @@ import pino from 'pino';
 import { ClusterSessions } from '../src/cluster/sessions';
 import { SESSIONS_BUCKET } from '../src/cluster/session-entry';
 import { packetTimes } from '../src/media/probe';
-import type { SessionRecord } from '../src/server';
+import { issueToken, loadSecret, type SessionRecord } from '../src/server';
 import { audio, clientArgs, execText, runVigil, startServer, tempDir, video, waitForValue, waitUntil, type ClientRun, type RunningServer } from './helpers';
 import { startHaproxy } from './haproxy';
 import { startNats } from './nats-server';
@@ -41,9 +41,12 @@ test('a node killed mid-stream: its candidates continue their sessions on the li
   const nats = await startNats(t);
   const names = ['node-a', 'node-b', 'node-c'];
   const nodes = new Map<string, RunningServer>();
+  // One secret file for the whole cluster: a candidate's token is good on whichever node takes it.
+  const secretFile = path.join(tempDir(t), 'cluster.secret');
+  const secret = await loadSecret(secretFile);
   await Promise.all(
     names.map(async (name) => {
-      const s = await startServer(t, tempDir(t), ['--detector', 'none', '--nats', nats.url, '--node', name, '--max-pending-per-ip', '64']);
+      const s = await startServer(t, tempDir(t), ['--auth', 'tokens', '--secret-file', secretFile, '--detector', 'none', '--nats', nats.url, '--node', name, '--max-pending-per-ip', '64']);
       nodes.set(name, s);
       await s.waitForLog((l) => l.msg === 'joined the cluster');
     }),
@@ -52,7 +55,7 @@ test('a node killed mid-stream: its candidates continue their sessions on the li
 
   const ids = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
   const clients = new Map<string, ClientRun>();
-  for (const id of ids) clients.set(id, runVigil(t, clientArgs(lb.port, id, video('candidate-ok.mp4'), audio('speech-16k-mono.wav'), LIGHT)));
+  for (const id of ids) clients.set(id, runVigil(t, clientArgs(lb.port, id, video('candidate-ok.mp4'), audio('speech-16k-mono.wav'), [...LIGHT, '--token', await issueToken(secret, id, 3600)])));
   const before = await waitForValue('six candidates streaming, spread over the nodes', async () => {
     const s = await clusterStatus(t, nats.url);
     return s.candidates.length === 6 && s.candidates.every((c) => c.frames_received >= 10) ? s : undefined;

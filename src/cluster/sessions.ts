@@ -13,7 +13,7 @@ import { newSessionId } from '../server/ids';
 import { sameMedia } from '../server/hello-checks';
 import { NO_CARRY, partDirName, type Carried, type OwnedSession, type SessionClaim, type SessionDirectory } from '../server/session-part';
 import { CHECKPOINT_MS, SESSIONS_BUCKET, SESSION_TTL_MS, STALE_MS, isCasConflict, parseSessionEntry, type SessionEntry } from './session-entry';
-import { encode } from './wire';
+import { controlSubject, encode, encodeControl, parseReply } from './wire';
 
 const KV_TIMEOUT_MS = 1_000;
 const CLAIM_POLL_MS = 200;
@@ -95,7 +95,7 @@ export class ClusterSessions implements SessionDirectory {
         }
         const entry = parseSessionEntry(e.value);
         const ageMs = Date.now() - e.created.getTime();
-        const ownerGone = entry.owner === null || entry.owner === this.node || ageMs > STALE_MS || !entry.connected;
+        const ownerGone = entry.owner === null || entry.owner === this.node || ageMs > STALE_MS || !entry.connected || (await this.ownerLets(entry.owner, id));
         if (!ownerGone) {
           if (Date.now() > deadline) return { kind: 'refused', text: `candidate ${id} is connected to node ${entry.owner}` };
           // The owner may have died a moment ago: its next checkpoint (or its absence) tells.
@@ -107,6 +107,22 @@ export class ClusterSessions implements SessionDirectory {
     } catch (err) {
       this.log.warn({ err, id }, 'session table failed during a claim: a new session');
       return { kind: 'new', sessionId: newSessionId(), part: null };
+    }
+  }
+
+  /**
+   * Asks the owner itself: a node that died has no subscriber left, so NATS answers "no responders" at once
+   * (no waiting for its entry to go stale); a live owner says whether the candidate is still connected there.
+   */
+  private async ownerLets(owner: string, id: string): Promise<boolean> {
+    const nc = this.nc;
+    if (!nc) return false;
+    try {
+      const msg = await nc.request(controlSubject(owner), encodeControl({ type: 'status', req: 0 }, null), { timeout: KV_TIMEOUT_MS });
+      const reply = parseReply(msg.data);
+      return reply.type === 'status' && !reply.status.candidates.some((c) => c.id === id);
+    } catch (err) {
+      return (err as { code?: string }).code === '503';
     }
   }
 
