@@ -45,6 +45,10 @@ test: build lint
 demo: build
 	bash scripts/demo.sh
 
+.PHONY: demo-cluster
+demo-cluster: build
+	bash scripts/demo-cluster.sh
+
 # Each bench writes bench/results/NAME.md; bench-readme copies them into README.md's <!-- bench:NAME --> sections.
 bench: build
 	node dist/bench/protocol.js
