@@ -174,3 +174,39 @@ test('two nodes racing to continue one session: exactly one wins, the other conn
   assert.equal(owner, outcomes.indexOf(w) === 0 ? 'node-b' : 'node-c');
   for (const p of peers) p.destroy();
 });
+
+test('a node shut down cleanly (SIGTERM) hands its sessions over: they continue on the other node, nothing lost', { timeout: 120_000 }, async (t) => {
+  const nats = await startNats(t);
+  const names = ['node-a', 'node-b'];
+  const nodes = await Promise.all(names.map((name) => startServer(t, tempDir(t), ['--detector', 'none', '--nats', nats.url, '--node', name])));
+  await Promise.all(nodes.map((s) => s.waitForLog((l) => l.msg === 'joined the cluster')));
+  const lb = await startHaproxy(t, names.map((name, i) => ({ name, port: nodes[i]!.port })));
+  const clients = new Map<string, ClientRun>();
+  for (const id of ['d1', 'd2', 'd3', 'd4']) clients.set(id, runVigil(t, clientArgs(lb.port, id, video('candidate-ok.mp4'), audio('speech-16k-mono.wav'), LIGHT)));
+  const before = await waitForValue('four candidates streaming on two nodes', async () => {
+    const s = await clusterStatus(t, nats.url);
+    return s.candidates.length === 4 && s.candidates.every((c) => c.frames_received >= 10) ? s : undefined;
+  }, { everyMs: 500 });
+  const leaving = before.candidates.find((c) => c.id === 'd1')!.node;
+  const moving = before.candidates.filter((c) => c.node === leaving).map((c) => c.id);
+  assert.equal((await nodes[names.indexOf(leaving)]!.stop('SIGTERM')).code, 0);
+  await Promise.all(moving.map((id) => clients.get(id)!.waitForLine(/^RESUMED session/, 30_000)));
+  await waitForValue('the moved candidates streaming on the other node', async () => {
+    const s = await clusterStatus(t, nats.url);
+    return s.candidates.length === 4 && s.candidates.every((c) => c.node !== leaving && c.frames_received >= 10) ? s : undefined;
+  }, { everyMs: 500 });
+  for (const c of clients.values()) c.proc.kill('SIGINT');
+  for (const [id, c] of clients) {
+    const r = await c.done;
+    assert.equal(r.code, 130, `${id}:\n${r.stdout}\n${r.stderr}`);
+    assert.doesNotMatch(r.stdout, /^(LOST|UNCONFIRMED|RECORDING FAILED)/m, `${id}:\n${r.stdout}`);
+    const receipt = /^RECEIPT session \S+: (\d+) video frames, (\d+) audio chunks/m.exec(r.stdout);
+    const sent = /sent (\d+) video frames and (\d+) audio chunks/.exec(r.stdout);
+    assert.ok(receipt && sent, r.stdout);
+    assert.deepEqual([receipt[1], receipt[2]], [sent[1], sent[2]], `${id}: the receipt covers everything sent`);
+  }
+  // The part left behind was finalised as a shutdown, not a crash.
+  const dir = nodes[names.indexOf(leaving)]!.recordDir;
+  const sid = before.candidates.find((c) => c.id === 'd1')!.session_id;
+  assert.equal((JSON.parse(readFileSync(path.join(dir, 'd1', sid, 'session.json'), 'utf8')) as SessionRecord).ended, 'server_shutdown');
+});
