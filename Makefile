@@ -56,6 +56,7 @@ bench: build
 	node dist/bench/detect.js
 	node dist/bench/hostile.js
 	node dist/bench/fuzz.js
+	node dist/bench/cluster.js
 	node dist/bench/vad.js
 	node dist/bench/readme.js
 
