@@ -170,6 +170,10 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--watch [seconds]', 'refresh until Ctrl-C (default every 1 s)')
     .option('--nats <url>', 'every candidate of every live node of this NATS cluster (with its node)')
     .action((flags: { adminSocket: string; json: boolean; watch?: string | true; nats?: string }) => {
+      if (flags.nats && flags.watch !== undefined) {
+        process.stderr.write('vigil status: --watch works on one admin socket; for the cluster use `vigil console --nats`\n');
+        return run(Promise.resolve(2));
+      }
       if (flags.nats) return run(runClusterStatus({ nats: flags.nats, json: flags.json, out: process.stdout }).catch(expected('status', 1, AdminClientError)));
       const watch = flags.watch === undefined ? undefined : flags.watch === true ? 1 : numArg('--watch', 0.1, 3600)(flags.watch);
       const { signal, dispose } = onceInterrupted();
