@@ -9,7 +9,7 @@ export OPENCV4NODEJS_DISABLE_AUTOBUILD := 1
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 # libasound2-dev lets naudiodon (PortAudio) build with ALSA; xvfb and x11-utils let the tests open the console's OpenCV preview window on a virtual display.
-APT_PACKAGES := libopencv-dev opencv-data ffmpeg libasound2-dev xvfb x11-utils chromium
+APT_PACKAGES := libopencv-dev opencv-data ffmpeg libasound2-dev xvfb x11-utils chromium nats-server haproxy
 SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
@@ -52,6 +52,10 @@ client-pack: build
 demo: build
 	bash scripts/demo.sh
 
+.PHONY: demo-cluster
+demo-cluster: build
+	bash scripts/demo-cluster.sh
+
 # Each bench writes bench/results/NAME.md; bench-readme copies them into README.md's <!-- bench:NAME --> sections.
 bench: build
 	node dist/bench/protocol.js
@@ -60,6 +64,7 @@ bench: build
 	node dist/bench/detect.js
 	node dist/bench/hostile.js
 	node dist/bench/fuzz.js
+	node dist/bench/cluster.js
 	node dist/bench/vad.js
 	node dist/bench/readme.js
 

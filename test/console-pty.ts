@@ -3,9 +3,9 @@ import * as pty from 'node-pty';
 import { VIGIL, sleep } from './helpers';
 
 /** The console in a real pseudo-terminal, its output replayed into a headless xterm: what a person would see. */
-export function startConsole(t: { after(fn: () => void): void }, adminSocket: string, { cols: COLS, rows: ROWS } = { cols: 120, rows: 40 }) {
+export function startConsole(t: { after(fn: () => void): void }, adminSocket: string, { cols: COLS, rows: ROWS } = { cols: 120, rows: 40 }, extra: string[] = []) {
   const term = new Terminal({ cols: COLS, rows: ROWS, allowProposedApi: true });
-  const proc = pty.spawn(VIGIL, ['console', '--admin-socket', adminSocket], {
+  const proc = pty.spawn(VIGIL, ['console', '--admin-socket', adminSocket, ...extra], {
     name: 'xterm-256color',
     cols: COLS,
     rows: ROWS,

@@ -10,6 +10,7 @@ import {
   type ServerEvent,
   type ServerStatus,
 } from '../protocol';
+import type { AdminLink, RequestBody } from './link';
 
 export class AdminClientError extends Error {
   constructor(
@@ -22,10 +23,9 @@ export class AdminClientError extends Error {
 }
 
 type Pending = { resolve: (r: AdminReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
-type RequestBody = AdminRequest extends infer R ? (R extends AdminRequest ? Omit<R, 'req'> : never) : never;
 
 /** A connection to a server's admin socket, shared by `vigil status` and the console. */
-export class AdminClient {
+export class AdminClient implements AdminLink {
   private nextReq = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly lines = new LineSplitter();
@@ -34,12 +34,14 @@ export class AdminClient {
   private readonly audioListeners = new Set<(a: ListenChunk) => void>();
   private readonly closeListeners = new Set<(why: string) => void>();
   private closed = false;
+  readonly where: string;
 
   private constructor(
     private readonly socket: net.Socket,
     readonly path: string,
     private readonly timeoutMs: number,
   ) {
+    this.where = path;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClose('the server closed the admin connection'));

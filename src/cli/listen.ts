@@ -3,12 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AdminClient } from '../admin/client';
+import type { AdminLink } from '../admin/link';
 
 const PLAYER = path.join(__dirname, '..', 'media', 'audio-out-worker.js');
 
 export interface ListenOptions {
   id: string;
   adminSocket: string;
+  /** Another admin source (the NATS cluster) in place of the socket. */
+  connect?: () => Promise<AdminLink>;
   signal: AbortSignal;
   err: NodeJS.WritableStream;
 }
@@ -18,7 +21,7 @@ export interface ListenOptions {
  * by a PortAudio child process. Ends on Ctrl-C or when the candidate leaves.
  */
 export async function runListen(opts: ListenOptions): Promise<number> {
-  const client = await AdminClient.connect(opts.adminSocket);
+  const client = await (opts.connect?.() ?? AdminClient.connect(opts.adminSocket));
   const cwd = mkdtempSync(path.join(tmpdir(), 'vigil-listen-'));
   let player: ChildProcess | null = null;
   let playerError = '';

@@ -12,10 +12,13 @@ import { runDetect } from './detect';
 import { runListen } from './listen';
 import { installCrashHandlers } from './crash';
 import { runStatus } from './status';
+import { runClusterStatus } from './status-cluster';
+import { NatsAdminClient } from '../cluster/remote-admin';
 import { client, type ClientFlags } from './client-command';
 import { DEFAULT_PORT, DEFAULT_RECORD_DIR, VERSION, addDetectionOptions, expected, hostPort, intArg, numArg, onceInterrupted, poolOptions, type DetectionFlags } from './options';
 import { serve, type ServeFlags } from './serve';
 import { addReportCommand } from './report';
+import type { ClusterFlags } from './serve-cluster';
 
 export function buildProgram(run: (p: Promise<number>) => void): Command {
   const program = new Command('vigil')
@@ -50,7 +53,10 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--analyze-fps <n>', 'face analyses per second per candidate (latest frame wins)', numArg('--analyze-fps', 0.1, 60), 5)
     .option('--max-video-bytes <n>', 'largest VIDEO_FRAME payload accepted', intArg('--max-video-bytes', 1024, ABSOLUTE_MAX_PAYLOAD), DEFAULT_LIMITS.video)
     .option('--max-audio-bytes <n>', 'largest AUDIO_CHUNK payload accepted', intArg('--max-audio-bytes', 1024, ABSOLUTE_MAX_PAYLOAD), DEFAULT_LIMITS.audio)
-    .action((flags: ServeFlags & DetectionFlags) => run(serve(flags)));
+    .option('--nats <url>', 'join a cluster on this NATS server (nats://host:4222)')
+    .option('--node <name>', 'this node\'s name in the cluster (default: the host name)')
+    .option('--exam <name>', 'exam name in the cluster\'s event subjects (default: default)')
+    .action((flags: ServeFlags & DetectionFlags & ClusterFlags) => run(serve(flags)));
   addDetectionOptions(program.commands.find((c) => c.name() === 'serve')!, true);
 
   program
@@ -118,10 +124,11 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .description('play a connected candidate\'s live audio on this machine\'s speakers (Ctrl-C stops)')
     .argument('<id>', 'the candidate')
     .option('--admin-socket <path>', 'admin socket of the server', path.join(DEFAULT_RECORD_DIR, 'vigil.sock'))
-    .action((id: string, flags: { adminSocket: string }) => {
+    .option('--nats <url>', 'find the candidate on any node of this NATS cluster instead')
+    .action((id: string, flags: { adminSocket: string; nats?: string }) => {
       const { signal, dispose } = onceInterrupted();
       run(
-        runListen({ id, adminSocket: flags.adminSocket, signal, err: process.stderr })
+        runListen({ id, adminSocket: flags.adminSocket, signal, err: process.stderr, ...(flags.nats ? { connect: () => NatsAdminClient.connect(flags.nats!) } : {}) })
           .catch(expected('listen', 1, AdminClientError))
           .finally(dispose),
       );
@@ -147,14 +154,15 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .command('console')
     .description('the proctor\'s keyboard console: live candidates, events, preview, mode switch, kick')
     .option('--admin-socket <path>', 'admin socket of the server', path.join(DEFAULT_RECORD_DIR, 'vigil.sock'))
-    .action((flags: { adminSocket: string }) => {
+    .option('--nats <url>', 'every node of this NATS cluster instead of one admin socket')
+    .action((flags: { adminSocket: string; nats?: string }) => {
       if (!process.stdout.isTTY || !process.stdin.isTTY) {
         process.stderr.write('vigil console: needs a terminal; for scripts use `vigil status --json` or `vigil status --watch`\n');
         run(Promise.resolve(2));
         return;
       }
       run(
-        runConsole({ adminSocket: flags.adminSocket }).catch(expected('console', 1, AdminClientError)),
+        runConsole({ adminSocket: flags.adminSocket, ...(flags.nats ? { connect: () => NatsAdminClient.connect(flags.nats!) } : {}) }).catch(expected('console', 1, AdminClientError)),
       );
     });
 
@@ -164,7 +172,13 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--admin-socket <path>', 'admin socket of the server', path.join(DEFAULT_RECORD_DIR, 'vigil.sock'))
     .option('--json', 'print {"candidates":[...]} as JSON', false)
     .option('--watch [seconds]', 'refresh until Ctrl-C (default every 1 s)')
-    .action((flags: { adminSocket: string; json: boolean; watch?: string | true }) => {
+    .option('--nats <url>', 'every candidate of every live node of this NATS cluster (with its node)')
+    .action((flags: { adminSocket: string; json: boolean; watch?: string | true; nats?: string }) => {
+      if (flags.nats && flags.watch !== undefined) {
+        process.stderr.write('vigil status: --watch works on one admin socket; for the cluster use `vigil console --nats`\n');
+        return run(Promise.resolve(2));
+      }
+      if (flags.nats) return run(runClusterStatus({ nats: flags.nats, json: flags.json, out: process.stdout }).catch(expected('status', 1, AdminClientError)));
       const watch = flags.watch === undefined ? undefined : flags.watch === true ? 1 : numArg('--watch', 0.1, 3600)(flags.watch);
       const { signal, dispose } = onceInterrupted();
       run(

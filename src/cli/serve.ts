@@ -6,6 +6,7 @@ import { DetectError, DetectorPool } from '../detect';
 import { onCrash } from './crash';
 import { createLogger, flushLogger } from './logger';
 import { VERSION, onceInterrupted, poolOptions, type DetectionFlags } from './options';
+import { clusterFlagsProblem, clusterFor, type ClusterFlags } from './serve-cluster';
 
 export interface ServeFlags {
   host: string;
@@ -31,7 +32,12 @@ export interface ServeFlags {
   drainTimeout: number;
 }
 
-export async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
+export async function serve(flags: ServeFlags & DetectionFlags & ClusterFlags): Promise<number> {
+  const clusterProblem = clusterFlagsProblem(flags);
+  if (clusterProblem) {
+    process.stderr.write(`vigil serve: ${clusterProblem}\n`);
+    return 2;
+  }
   const log = createLogger({ level: flags.logLevel, file: flags.logFile, name: 'vigil' });
   let pool: DetectorPool | null = null;
   if (flags.detector !== 'none') {
@@ -78,7 +84,9 @@ export async function serve(flags: ServeFlags & DetectionFlags): Promise<number>
   } else if (!isLoopback(flags.host)) {
     process.stderr.write(`vigil serve: warning: listening on ${flags.host} without TLS; candidates' media and tokens cross the network in clear\n`);
   }
+  const cluster = clusterFor(flags, VERSION, log);
   const server = new VigilServer({
+    ...(cluster ? { sessions: cluster.sessions } : {}),
     host: flags.host,
     port: flags.port,
     recordDir: flags.recordDir,
@@ -110,8 +118,9 @@ export async function serve(flags: ServeFlags & DetectionFlags): Promise<number>
     },
   });
   const { signal, dispose } = onceInterrupted();
+  let address: { host: string; port: number };
   try {
-    await server.listen();
+    address = await server.listen();
   } catch (err) {
     dispose();
     await pool?.close();
@@ -123,9 +132,12 @@ export async function serve(flags: ServeFlags & DetectionFlags): Promise<number>
     }
     throw err;
   }
+  const node = cluster?.start(server, `${address.host}:${address.port}`);
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   log.info({ signal: String(signal.reason) }, 'signal received');
+  // Sessions are finalised (and left in the table for other nodes) while the bus is still there; then the node leaves.
   await server.close();
+  await node?.close();
   await pool?.close();
   dispose();
   await flushLogger(log);

@@ -14,7 +14,9 @@ export function muxSubtitles(mkv: string, vtt: string, opts: { title: string; ti
   const tmp = `${mkv}.subtitled.tmp`;
   // -xerror: ffmpeg 5.1 otherwise exits 0 after "No space left on device" while writing the copy, and the
   // truncated copy would replace the recording.
-  const args = ['-nostdin', '-xerror', '-v', 'error', '-y', '-i', mkv, '-i', vtt, '-map', '0', '-map', '1', '-c', 'copy', '-c:s', 'srt',
+  // -copyts: keep the recording's timestamps as written (a later part of a session starts where it took over, on
+  // the session's clock, like its subtitle cues), rather than shifting the file to start at 0.
+  const args = ['-nostdin', '-xerror', '-v', 'error', '-y', '-copyts', '-i', mkv, '-i', vtt, '-map', '0', '-map', '1', '-c', 'copy', '-c:s', 'srt',
     '-metadata:s:s:0', `title=${opts.title}`, '-metadata:s:s:0', 'language=eng', '-f', 'matroska', tmp];
   return new Promise<void>((resolve, reject) => {
     const p = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -29,6 +29,10 @@ export class DetachedSessions {
     this.parked.set(session.id, { session, conn, timer });
   }
 
+  peek(id: string): DetachedSession | undefined {
+    return this.parked.get(id);
+  }
+
   /** Removes the candidate's kept session, its timer stopped; undefined if there is none. */
   take(id: string): DetachedSession | undefined {
     const parked = this.parked.get(id);

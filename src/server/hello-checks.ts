@@ -3,7 +3,7 @@ import type { HelloMessage } from '../protocol';
 import type { Session } from './session';
 
 /** Can this HELLO continue the session's recording (same tracks, same formats)? */
-export function sameMedia(session: Session, hello: HelloMessage): boolean {
+export function sameMedia(session: { init: Pick<Session['init'], 'video' | 'audio'> }, hello: HelloMessage): boolean {
   const a = session.init;
   const sameVideo = (a.video === null) === (hello.video === null) && (!a.video || (a.video.width === hello.video!.width && a.video.height === hello.video!.height));
   const sameAudio = (a.audio === null) === (hello.audio === null) && (!a.audio || (a.audio.sampleRate === hello.audio!.sampleRate && a.audio.channels === hello.audio!.channels));

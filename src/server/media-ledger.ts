@@ -14,6 +14,14 @@ export class TrackLedger {
   readonly gaps: ReceiptGap[] = [];
   gapsTruncated = false;
 
+  /** Starts from what earlier parts of the session hold (a continued part; see session-part.ts). */
+  seed(firstSeq: number, lastSeq: number, lastTs: number, messages: number): void {
+    this.firstSeq = firstSeq;
+    this.lastSeq = lastSeq;
+    this.lastTs = Number.isFinite(lastTs) ? lastTs : 0;
+    this.messages = messages;
+  }
+
   /** A message the session accepted for the recorder (sequence numbers only ever increase). */
   accept(seq: number, timestampMs: number): void {
     if (this.firstSeq < 0) this.firstSeq = seq;
@@ -42,7 +50,8 @@ export function receiptOf(session: Session, framesRecorded: number): ReceiptMess
     // Any failed write to the session's files (not only recording.mkv) means the recording is not intact.
     intact: !session.failed,
     gapsTruncated: video.gapsTruncated || audio.gapsTruncated,
-    video: { messages: framesRecorded, samples: 0, firstSeq: video.firstSeq, lastSeq: video.lastSeq, gaps: video.gaps },
-    audio: { messages: session.audioChunksRecorded, samples: Math.round(session.audioSeconds * sampleRate), firstSeq: audio.firstSeq, lastSeq: audio.lastSeq, gaps: audio.gaps },
+    // A continued part's receipt covers the whole session: what earlier parts hold up to their checkpoint, plus this part.
+    video: { messages: framesRecorded + session.carried.video.messages, samples: 0, firstSeq: video.firstSeq, lastSeq: video.lastSeq, gaps: video.gaps },
+    audio: { messages: session.audioChunksRecorded + session.carried.audio.messages, samples: Math.round(session.audioSeconds * sampleRate) + session.carried.audio.samples, firstSeq: audio.firstSeq, lastSeq: audio.lastSeq, gaps: audio.gaps },
   };
 }

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { PayloadLimits } from '../protocol';
 import type { FrameAnalyzer } from './frame-slot';
+import type { SessionDirectory } from './session-part';
 
 export interface ServerOptions {
   host: string;
@@ -49,6 +50,8 @@ export interface ServerOptions {
   maxConcurrentMuxes?: number;
   /** While a candidate is not ok, the VERDICT is repeated this often. Default 3000. */
   verdictRepeatMs?: number;
+  /** The cluster's session table (vigil serve --nats): sessions another node recorded are continued here. */
+  sessions?: SessionDirectory;
 }
 
 export class ServerError extends Error {

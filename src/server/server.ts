@@ -204,11 +204,17 @@ export class VigilServer implements ConnectionHost {
       parked.session.closeGap();
       void this.sessionEnded(parked.conn, parked.session, 'disconnected');
     }
+    const claim = this.opts.sessions ? await this.opts.sessions.claim(hello) : { kind: 'new' as const, sessionId: newSessionId(), part: null };
+    if (claim.kind === 'refused') {
+      this.byId.delete(hello.candidateId);
+      return { ok: false, reason: 'id_in_use', text: claim.text };
+    }
     try {
       const session = await Session.open({
+        ...(claim.part ? { part: claim.part } : {}),
         recordDir: this.opts.recordDir,
         candidateId: hello.candidateId,
-        sessionId: newSessionId(),
+        sessionId: claim.sessionId,
         remoteAddress: conn.remoteAddress,
         clientVersion: hello.clientVersion,
         video: hello.video,
@@ -218,7 +224,10 @@ export class VigilServer implements ConnectionHost {
         speechAfterS: this.opts.speechAfterS ?? 1.0,
       });
       this.failures.watch(session);
-      return { ok: true, session, resumed: false };
+      // Continuing another node's session: the time it was away is on the timeline like any disconnection.
+      if (claim.kind === 'continue') this.publishIncidents(session, [...session.openGap(claim.part.gapFromS ?? undefined), ...session.closeGap()]);
+      this.opts.sessions?.opened(session, () => this.openConnection(session.id)?.session === session, () => this.endParked(session, 'moved'));
+      return { ok: true, session, resumed: claim.kind === 'continue' };
     } catch (err) {
       this.byId.delete(hello.candidateId);
       conn.log.error({ err }, 'cannot open a recording');
@@ -256,6 +265,7 @@ export class VigilServer implements ConnectionHost {
         // rec.ended, not ended: a session whose writes failed ends `recording_failed` whatever closed it.
         conn.log[session.failed ? 'error' : 'info']({ id: session.id, session: session.init.sessionId, ended: rec.ended, cause: ended, frames: rec.frames_written, audio_s: rec.audio_seconds, frames_lost: rec.frames_lost, incidents: rec.incidents, dir: session.dir }, 'recording finalised');
         this.publish({ kind: 'candidate_left', at: nowIso(), id: session.id, session_id: session.init.sessionId, ended: rec.ended, frames_recorded: rec.frames_written, audio_s: rec.audio_seconds });
+        this.opts.sessions?.ended(session, ended);
       },
       (err: unknown) => {
         conn.log.error({ err, id: session.id, dir: session.dir }, 'recording could not be finalised');
@@ -297,6 +307,13 @@ export class VigilServer implements ConnectionHost {
       this.publishIncidents(session, session.closeGap());
       void this.sessionEnded(conn, session, why);
     });
+  }
+
+  /** Ends a session kept for a resume that another node has taken over. */
+  private endParked(session: Session, why: string): void {
+    if (this.detached.peek(session.id)?.session !== session) return;
+    this.publishIncidents(session, session.closeGap());
+    void this.sessionEnded(this.detached.take(session.id)!.conn, session, why);
   }
 
   released(conn: CandidateConnection): void {

@@ -58,6 +58,9 @@ export interface SessionRecord {
   /** True once the incidents are muxed into the recording as a subtitle track. */
   subtitle_track: boolean;
   subtitle_error: string | null;
+  /** In a cluster: this folder's part of the session, and every part so far in order (node and folder). */
+  part?: number;
+  parts?: Array<{ part: number; node: string; dir: string }>;
 }
 
 const MAX_KEPT = 32;

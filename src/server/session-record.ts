@@ -50,6 +50,7 @@ export function sessionRecord(f: SessionFacts, endedAt: Date | null, how: string
     incidents: f.incidentCount,
     subtitle_track: f.subtitleTrack,
     subtitle_error: f.subtitleError,
+    ...(init.part ? { part: init.part.n, parts: init.part.parts } : {}),
   };
 }
 

@@ -13,6 +13,7 @@ import { sessionDir } from './ids';
 import { MediaLedger } from './media-ledger';
 import { RateWindow } from './rate-window';
 import { round, sessionRecord } from './session-record';
+import { NO_CARRY, partDirName, seedLedger, type Carried, type SessionPart } from './session-part';
 import {
   INCIDENTS_FILE,
   RECORDING_FILE,
@@ -43,6 +44,8 @@ export interface SessionInit {
   incidentAfterS: number;
   /** How long speech (or the quiet after it) must hold before it opens or closes a `speech` incident. */
   speechAfterS: number;
+  /** In a cluster: which part of the session this is and what earlier parts hold. Absent on a lone server. */
+  part?: SessionPart;
 }
 
 /**
@@ -57,7 +60,7 @@ export class Session {
   framesReceived = 0;
   audioChunksReceived = 0;
   private readonly startedAt = new Date();
-  private readonly startedMono = performance.now();
+  private readonly startedMono: number;
   private readonly videoRate = new RateWindow();
   private readonly audioRate = new RateWindow();
   private readonly frameMs: number;
@@ -95,6 +98,8 @@ export class Session {
   readonly ledger = new MediaLedger();
   /** The open `disconnected` incident while the candidate is away. */
   private gap: { id: number; startS: number } | null = null;
+  /** What earlier parts of this session hold (nothing for a first part). */
+  readonly carried: Carried;
 
   private constructor(
     readonly init: SessionInit,
@@ -102,6 +107,16 @@ export class Session {
     private readonly writer: MkvWriter,
   ) {
     this.frameMs = init.video && init.video.fps > 0 ? 1000 / init.video.fps : 0;
+    // A continued part keeps the session's clock, so the candidate's timestamps go on where they were.
+    this.startedMono = performance.now() - (init.part?.clockMs ?? 0);
+    this.carried = init.part?.carried ?? NO_CARRY;
+    if (init.part?.carried) {
+      seedLedger(this.ledger, init.part.carried);
+      this.lastVideoSeq = init.part.carried.video.last_seq;
+      this.lastAudioSeq = init.part.carried.audio.last_seq;
+      this.lastVideoTs = init.part.carried.video.last_ts;
+      this.lastAudioTs = init.part.carried.audio.last_ts;
+    }
     const ids = new IncidentIds();
     this.tracker = new IncidentTracker(init.incidentAfterS, ids);
     this.speechTracker = new IncidentTracker(init.speechAfterS, ids);
@@ -114,7 +129,7 @@ export class Session {
    * (the file handle; the refresh timer is only started on success) and the error is thrown.
    */
   static async open(init: SessionInit): Promise<Session> {
-    const dir = sessionDir(init.recordDir, init.candidateId, init.sessionId);
+    const dir = sessionDir(init.recordDir, init.candidateId, partDirName(init.sessionId, init.part?.n ?? 1));
     await mkdir(dir, { recursive: true, mode: 0o750 });
     let session: Session | null = null;
     const early: RecordingWriteError[] = [];
@@ -244,9 +259,9 @@ export class Session {
   }
 
   /** The candidate's connection is gone: a `disconnected` incident opens at the session clock's now. */
-  openGap(): IncidentEvent[] {
+  openGap(startS = this.ageMs / 1000): IncidentEvent[] {
     if (this.gap) return [];
-    this.gap = { id: this.tracker.allocateId(), startS: round(this.ageMs / 1000, 3) };
+    this.gap = { id: this.tracker.allocateId(), startS: round(startS, 3) };
     const events: IncidentEvent[] = [{ type: 'open', incident: { id: this.gap.id, kind: 'disconnected', start_s: this.gap.startS, end_s: null, frames: 0, peak_confidence: 1 } }];
     this.recordIncidents(events);
     return events;
@@ -362,7 +377,8 @@ export class Session {
    */
   receipt(): string {
     const counts = this.writer.counts;
-    const held = `${counts.videoFrames} video frames and ${this.audioSeconds.toFixed(2)} s of audio`;
+    const earlier = this.carried.video.messages + this.carried.audio.messages > 0 ? ` in this part (earlier parts on other nodes hold ${this.carried.video.messages} video frames more)` : '';
+    const held = `${counts.videoFrames} video frames and ${this.audioSeconds.toFixed(2)} s of audio${earlier}`;
     const first = this.failures.first;
     if (!first) return `recorded ${held}`;
     const lost = this.writer.notWritten;

@@ -4,6 +4,7 @@ import blessed from 'blessed';
 import * as contrib from 'blessed-contrib';
 import jpeg from 'jpeg-js';
 import { AdminClient } from '../admin/client';
+import type { AdminLink } from '../admin/link';
 import type { CandidateStatus, ModeName, PreviewFrame, ServerEvent } from '../protocol';
 import { duration } from '../cli/format';
 import { ConsoleModel, FACE_COLOR, eventLine } from './model';
@@ -15,6 +16,8 @@ import { FOOTER, HELP } from './console-keys';
 
 export interface ConsoleOptions {
   adminSocket: string;
+  /** Another admin source (the NATS cluster) in place of the socket. */
+  connect?: () => Promise<AdminLink>;
   /** Preview frames per second asked of the server. Default 5. */
   previewFps?: number;
 }
@@ -32,7 +35,7 @@ type Mode = 'main' | 'help' | 'preview' | 'filter' | 'confirm';
  */
 export class ProctorConsole {
   private readonly model = new ConsoleModel();
-  private client: AdminClient | null = null;
+  private client: AdminLink | null = null;
   private screen!: blessed.Widgets.Screen;
   private header!: blessed.Widgets.BoxElement;
   private tableHead!: blessed.Widgets.BoxElement;
@@ -59,7 +62,7 @@ export class ProctorConsole {
 
   /** Connects first, so a missing server is reported in the plain terminal; then draws until quit. */
   async run(): Promise<number> {
-    const client = await AdminClient.connect(this.opts.adminSocket);
+    const client = await this.open();
     const finished = new Promise<number>((resolve) => (this.done = resolve));
     this.build();
     await this.attach(client);
@@ -108,14 +111,18 @@ export class ProctorConsole {
     this.renderTable();
   }
 
-  private async attach(client: AdminClient): Promise<void> {
+  private open(): Promise<AdminLink> {
+    return this.opts.connect?.() ?? AdminClient.connect(this.opts.adminSocket);
+  }
+
+  private async attach(client: AdminLink): Promise<void> {
     this.client = client;
     this.connected = true;
     client.onClosed((why) => this.onDisconnected(why));
     client.onFrame((f) => this.renderPreview(f));
     await client.subscribe((e) => this.onEvent(e));
     if (this.previewId) await client.command({ type: 'preview', id: this.previewId, fps: this.opts.previewFps ?? 5 }).catch(() => undefined);
-    this.note(`{green-fg}connected{/} to ${this.opts.adminSocket}`);
+    this.note(`{green-fg}connected{/} to ${client.where}`);
     await this.poll();
   }
 
@@ -132,7 +139,7 @@ export class ProctorConsole {
   private reconnect(): void {
     this.reconnectTimer = null;
     if (this.stopped) return;
-    AdminClient.connect(this.opts.adminSocket).then(
+    this.open().then(
       (c) => void this.attach(c).catch(() => undefined),
       () => (this.reconnectTimer = setTimeout(() => this.reconnect(), RECONNECT_MS)),
     );
@@ -269,7 +276,7 @@ export class ProctorConsole {
     this.markDirty();
   }
 
-  private async command(body: Parameters<AdminClient['command']>[0], what: string): Promise<void> {
+  private async command(body: Parameters<AdminLink['command']>[0], what: string): Promise<void> {
     if (!this.client) return this.note(`{red-fg}${what} failed{/}: not connected`);
     try {
       await this.client.command(body);
