@@ -33,6 +33,10 @@ export interface CandidateStatus {
   incident: string | null;
   /** Incidents opened in this session so far. */
   incidents: number;
+  /** Seconds those incidents have lasted so far, open ones up to now (overlapping incidents each count). */
+  incident_s: number;
+  /** The video frame rate the client declared in its HELLO, or null without video. */
+  declared_fps: number | null;
   /** The candidate is talking now (voice activity on their audio). */
   speech: boolean;
   /** The first failed write to this session's files (the recording is no longer complete), or null. */
@@ -53,6 +57,11 @@ export interface CandidateStatus {
   verdict_latency_ms: LatencySummary | null;
   /** From the arrival of the oldest frame no analysis had yet seen to the verdict that covers it: how late a change on camera is reported. */
   change_latency_ms: LatencySummary | null;
+}
+
+/** A session waiting in the resume window: its last status, and how long it is kept before it is finalised. */
+export interface ReconnectingStatus extends CandidateStatus {
+  resume_left_s: number;
 }
 
 /** The stable code of a failed write to a session file (recording.mkv, incidents.jsonl/.vtt, session.json). */
@@ -94,6 +103,8 @@ export interface ServerStatus {
   started_at: string;
   uptime_s: number;
   candidates: CandidateStatus[];
+  /** Sessions whose connection died, kept for a resume; absent from servers before this field existed. */
+  reconnecting?: ReconnectingStatus[];
   /** Connections dropped since start, by BYE reason. */
   drops: Partial<Record<ByeReasonName, number>>;
   /** Face detection: off (--detector none), up, or down (faces show `unknown` until it is back). */

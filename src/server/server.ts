@@ -329,6 +329,7 @@ export class VigilServer implements ConnectionHost {
       if (conn.isOpen && conn.session) candidates.push(conn.session.status(conn.remoteAddress));
     }
     candidates.sort((a, b) => a.id.localeCompare(b.id));
+    const reconnecting = this.detached.waiting().map(({ session, conn, leftMs }) => ({ ...session.status(conn.remoteAddress), resume_left_s: Math.ceil(leftMs / 1000) }));
     return {
       version: this.opts.version,
       listen: this.listenAddress,
@@ -336,6 +337,7 @@ export class VigilServer implements ConnectionHost {
       started_at: this.startedAt.toISOString(),
       uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 100) / 10,
       candidates,
+      reconnecting,
       drops: { ...this.drops },
       detection: this.detection.status,
       recording_failures: this.failures.count,
