@@ -144,8 +144,30 @@ export type ServerEvent =
   | { kind: 'detector_up'; at: string; down_s: number }
   | ({ kind: 'recording_failed'; at: string; id: string; session_id: string } & WriteFailure);
 
+/** A session this server finalised since it started: where its files are and what the review score needs. */
+export interface EndedSession {
+  id: string;
+  session_id: string;
+  /** Absolute paths of the session folder, its recording and its incident timeline. */
+  dir: string;
+  recording: string;
+  incidents_file: string;
+  started_at: string;
+  ended_at: string | null;
+  /** As session.json's `ended`: client_bye, disconnected, kicked, server_shutdown, recording_failed, ... */
+  ended: string;
+  declared_fps: number | null;
+  frames_lost: number;
+  audio_seconds_lost: number;
+  /** Failed writes to the session's files. */
+  write_errors: number;
+  /** Its incidents, all closed. */
+  incidents: IncidentRecord[];
+}
+
 export type AdminRequest =
   | { type: 'status'; req: number }
+  | { type: 'ended'; req: number }
   | { type: 'subscribe'; req: number }
   | { type: 'preview'; req: number; id: string; fps: number }
   | { type: 'preview_stop'; req: number }
@@ -182,6 +204,7 @@ export const MAX_PREVIEW_FPS = 15;
 
 export type AdminReply =
   | { type: 'status'; req: number; status: ServerStatus }
+  | { type: 'ended'; req: number; sessions: EndedSession[] }
   | { type: 'frame'; frame: PreviewFrame }
   | { type: 'audio'; audio: ListenChunk }
   | { type: 'ok'; req: number }
@@ -246,6 +269,7 @@ export function parseAdminRequest(line: string): AdminRequest {
   const id = v['id'];
   switch (v['type']) {
     case 'status':
+    case 'ended':
     case 'subscribe':
     case 'preview_stop':
     case 'listen_stop':
@@ -290,7 +314,7 @@ export function parseAdminReply(line: string): AdminReply {
   if (!isRecord(v) || typeof v['type'] !== 'string') {
     throw new AdminProtocolError('bad_request', 'server sent a reply without a type');
   }
-  if (!['status', 'ok', 'error', 'event', 'frame', 'audio'].includes(v['type'])) {
+  if (!['status', 'ended', 'ok', 'error', 'event', 'frame', 'audio'].includes(v['type'])) {
     throw new AdminProtocolError('bad_request', `server sent an unknown reply type ${JSON.stringify(v['type'])}`);
   }
   return v as unknown as AdminReply;

@@ -1,8 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import blessed from 'blessed';
 import { AdminClient } from '../admin/client';
-import type { CandidateStatus, ModeName, ServerEvent } from '../protocol';
+import type { ModeName, ServerEvent } from '../protocol';
 import { duration } from '../cli/format';
 import { ConsoleModel, eventLine } from './model';
 import { CoalescedRefresh } from './refresh';
@@ -12,6 +10,8 @@ import { colourDepth } from './colour-depth';
 import { PreviewView } from './preview-view';
 import { RenderThrottle } from './render-throttle';
 import { EventLog } from './event-log';
+import { WindowLauncher } from './window-launcher';
+import { EndedList, whereLines } from './ended-view';
 import { SORT_LABEL, nextSort } from './sort';
 
 export interface ConsoleOptions {
@@ -26,7 +26,7 @@ const POLL_INTERVAL_MS = 1000;
 const EVENT_REFRESH_MS = 100; // events in a burst share one status request
 const RECONNECT_MS = 2000;
 
-type Mode = 'main' | 'help' | 'preview' | 'filter' | 'confirm';
+type Mode = 'main' | 'help' | 'preview' | 'filter' | 'confirm' | 'ended';
 
 /**
  * The proctor's console: a client of the server's admin socket, like `vigil status`, drawn with blessed.
@@ -51,6 +51,9 @@ export class ProctorConsole {
   private timers: NodeJS.Timeout[] = [];
   private reconnectTimer: NodeJS.Timeout | null = null;
   private confirmId: string | null = null;
+  private readonly endedList = new EndedList();
+  private windows!: WindowLauncher;
+  private where: string[] = [];
   private connected = false;
   private done!: (code: number) => void;
   private stopped = false;
@@ -78,6 +81,7 @@ export class ProctorConsole {
     this.log = new EventLog(screen);
     this.footer = blessed.box({ parent: screen, bottom: 0, left: 0, height: 1, width: '100%', tags: true, content: FOOTER, style: { bg: 'black', fg: 'white' } });
     this.overlay = blessed.box({ parent: screen, top: 1, left: 0, width: '100%', hidden: true, border: { type: 'line' }, tags: true, style: { border: { fg: 'cyan' } } });
+    this.windows = new WindowLauncher(this.opts.adminSocket, (line) => this.note(line));
     const depth = colourDepth(process.env, (screen.tput as unknown as { colors: number }).colors);
     this.preview = new PreviewView(screen, this.overlay, depth, () => this.renders.request(true));
     const history: readonly number[] = [];
@@ -222,6 +226,8 @@ export class ProctorConsole {
         if (key.name === 'escape' || ch === 'p' || key.name === 'enter') return void this.stopPreview();
         if (ch === 'q') return this.quit();
         return;
+      case 'ended':
+        return this.endedKey(ch, key);
       case 'main':
         break;
     }
@@ -229,11 +235,12 @@ export class ProctorConsole {
     if (key.name === 'up' || ch === 'k') this.select(-1);
     else if (key.name === 'down' || ch === 'j') this.select(1);
     else if ((key.name === 'enter' || ch === 'p') && sel) void this.startPreview(sel.id);
-    else if (ch === 'w') this.openWindow(sel);
+    else if (ch === 'w' && sel) this.windows.open(sel.id);
     else if ((ch === 'a' || ch === 'v' || ch === 'b') && sel) void this.setMode(sel.id, ch === 'a' ? 'audio' : ch === 'v' ? 'video' : 'both');
     else if (ch === 'K' && sel) this.askKick(sel.id);
     else if (ch === '/') this.askFilter();
     else if (ch === 's') this.cycleSort();
+    else if (ch === 'e') void this.openEnded();
     else if (ch === '?') this.showOverlay('help', ' Help ', HELP);
     else if (key.name === 'escape' && this.model.filter) this.applyFilter('');
     else if (ch === 'q') this.quit();
@@ -249,6 +256,40 @@ export class ProctorConsole {
     this.model.setSort(nextSort(this.model.sort));
     this.renderTable();
     this.markDirty();
+  }
+
+  private async openEnded(): Promise<void> {
+    this.where = [];
+    this.showOverlay('ended', ' Ended sessions, most in need of review first ', 'asking the server...');
+    try {
+      if (!this.client) throw new Error('not connected');
+      this.endedList.set(await this.client.ended());
+    } catch (err) {
+      this.overlay.setContent(`{red-fg}cannot list the ended sessions{/}: ${blessed.escape((err as Error).message)}\n\nEsc closes.`);
+      return this.renders.request(true);
+    }
+    this.renderEnded();
+  }
+
+  private renderEnded(): void {
+    if (this.mode !== 'ended') return;
+    const rows = (this.overlay.height as number) - 2 - (this.where.length ? this.where.length + 1 : 0);
+    const list = this.endedList.render(rows, this.model.status?.record_dir ?? null);
+    this.overlay.setContent(this.where.length ? `${list}\n\n${this.where.map((l) => blessed.escape(l)).join('\n')}` : list);
+    this.renders.request(true);
+  }
+
+  private endedKey(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg): void {
+    if (key.name === 'escape' || ch === 'e' || ch === 'q') return this.closeOverlay();
+    if (key.name === 'up' || ch === 'k') this.endedList.move(-1);
+    else if (key.name === 'down' || ch === 'j') this.endedList.move(1);
+    else if (key.name === 'enter') {
+      const sel = this.endedList.selected();
+      if (!sel) return;
+      this.where = whereLines(sel, this.model.status?.record_dir ?? null);
+      for (const line of this.where) this.note(blessed.escape(line));
+    }
+    this.renderEnded();
   }
 
   private showOverlay(mode: Mode, label: string, content: string): void {
@@ -324,24 +365,6 @@ export class ProctorConsole {
     await this.command({ type: 'preview_stop' }, 'stopping the preview');
   }
 
-  private windows = new Set<ChildProcess>();
-
-  private openWindow(sel: CandidateStatus | null): void {
-    if (!sel) return;
-    if (!process.env['DISPLAY']) {
-      this.note('{yellow-fg}w{/}: no desktop here (DISPLAY is not set); press Enter for the preview in this terminal');
-      return;
-    }
-    // Its own process with no stdio: Qt's messages must not land on this screen.
-    const child = spawn(process.execPath, [path.join(__dirname, 'window.js'), this.opts.adminSocket, sel.id], { stdio: 'ignore' });
-    this.windows.add(child);
-    child.once('exit', (code) => {
-      this.windows.delete(child);
-      if (code && !this.stopped) this.note(`{red-fg}the window for ${blessed.escape(sel.id)} failed{/} (exit ${code})`);
-    });
-    this.note(`opened an OpenCV window for ${blessed.escape(sel.id)} on ${blessed.escape(process.env['DISPLAY'])}`);
-  }
-
   private quit(): void {
     if (this.stopped) return;
     this.stopped = true;
@@ -350,7 +373,7 @@ export class ProctorConsole {
     this.renders.close();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.client?.close();
-    for (const w of this.windows) w.kill('SIGTERM');
+    this.windows.closeAll();
     this.screen.destroy();
     this.done(0);
   }
