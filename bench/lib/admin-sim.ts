@@ -12,6 +12,7 @@ import {
   parseAdminRequest,
   type AdminReply,
   type CandidateStatus,
+  type EndedSession,
   type ReconnectingStatus,
   type ServerEvent,
   type ServerStatus,
@@ -27,6 +28,8 @@ export interface SimOptions {
   eventsPerS?: number;
   /** A JPEG for previews. */
   previewJpeg?: string;
+  /** What `ended` answers. */
+  ended?: EndedSession[];
 }
 
 const FACES: VerdictName[] = ['ok', 'ok', 'ok', 'misaligned', 'no_face', 'multiple_faces'];
@@ -163,6 +166,9 @@ export class AdminSimulator {
             tick();
             break;
           }
+          case 'ended':
+            this.send(socket, { type: 'ended', req: req.req, sessions: this.opts.ended ?? [] });
+            break;
           case 'preview_stop':
             stopPreview();
             this.send(socket, { type: 'ok', req: req.req });

@@ -23,7 +23,7 @@ function cell(text: string, width: number): string {
 
 function faceText(c: TableEntry, width: number): string {
   if (c.resume_left_s === null) return c.face;
-  return `${width >= 15 ? 'reconnecting' : 'reconn'} ${c.resume_left_s}s`;
+  return `${width >= 16 ? 'reconnecting' : 'reconn'} ${c.resume_left_s}s`;
 }
 
 /**
@@ -36,7 +36,7 @@ export function tableColumns(screenWidth: number): Column[] {
   const cols: Column[] = [
     ['ID', wide ? 14 : 10, (c) => c.id],
     ['MODE', 5, (c) => c.mode],
-    ['FACE', wide ? 15 : 10, (c, _ctx, w) => faceText(c, w)],
+    ['FACE', wide ? 16 : 10, (c, _ctx, w) => faceText(c, w)],
     ['FPS', 4, (c) => c.video_fps.toFixed(c.video_fps >= 10 || c.video_fps === 0 ? 0 : 1)],
     [SPARK, 0, (c, ctx, w) => sparkline(ctx.fps(c.id), c.declared_fps ?? 0, w)],
     ['INC', 3, (c) => String(c.incidents)],

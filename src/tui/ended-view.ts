@@ -66,8 +66,9 @@ export class EndedList {
 export function whereLines(r: RankedSession, recordDir: string | null): string[] {
   const s = r.session;
   return [
-    `${s.id} (session ${s.session_id}, score ${r.score.toFixed(1)}): recording ${s.recording}`,
+    `${s.id} (session ${s.session_id}, score ${r.score.toFixed(1)}, ended ${s.ended}):`,
+    `  recording ${s.recording}`,
     `  incidents ${s.incidents_file}`,
-    `  report entry: \`vigil report --record-dir ${recordDir ?? '<record dir>'} --out OUT\` lists it in OUT/index.html and OUT/sessions.csv (session_id ${s.session_id})`,
+    `  report entry: OUT/index.html and OUT/sessions.csv (session_id ${s.session_id}) of \`vigil report --record-dir ${recordDir ?? '<record dir>'} --out OUT\``,
   ];
 }

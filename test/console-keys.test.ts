@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { AdminSimulator } from '../bench/lib/admin-sim';
+import type { CandidateStatus, EndedSession } from '../src/protocol';
+import { startConsole } from './console-pty';
+import { MEDIA, tempDir, waitUntil } from './helpers';
+
+/**
+ * The console's table, sort, reconnecting rows, ended sessions and preview depths in a real pty, against an admin
+ * peer speaking the real protocol (bench/lib/admin-sim.ts) so that every figure on screen is known in advance.
+ */
+
+// Six candidates; cand-005 is in the resume window (the simulator gives it the open `disconnected` incident).
+const FIGURES: Array<Partial<CandidateStatus>> = [
+  { incident: null, face: 'ok', incidents: 0, incident_s: 0, connected_s: 100 },
+  { incident: null, face: 'ok', incidents: 3, incident_s: 50, connected_s: 300 },
+  { incident: null, face: 'ok', incidents: 1, incident_s: 10, connected_s: 200 },
+  { incident: 'no_face', face: 'no_face', incidents: 1, incident_s: 3, connected_s: 50 },
+  { incident: null, face: 'ok', incidents: 0, incident_s: 0, connected_s: 400 },
+  { face: 'ok', incidents: 2, incident_s: 7, connected_s: 10 },
+];
+const ORDER = {
+  'attention first': ['cand-005', 'cand-003', 'cand-001', 'cand-002', 'cand-000', 'cand-004'],
+  'by id': ['cand-000', 'cand-001', 'cand-002', 'cand-003', 'cand-004', 'cand-005'],
+  'longest connected first': ['cand-004', 'cand-001', 'cand-002', 'cand-000', 'cand-003', 'cand-005'],
+};
+
+function ended(id: string, how: string, kinds: Array<[string, number, number]>, writeErrors: number): EndedSession {
+  const dir = `/rec/${id}/s-${id}`;
+  return {
+    id,
+    session_id: `s-${id}`,
+    dir,
+    recording: `${dir}/recording.mkv`,
+    incidents_file: `${dir}/incidents.jsonl`,
+    started_at: '2026-11-27T09:00:00.000Z',
+    ended_at: '2026-11-27T10:00:00.000Z',
+    ended: how,
+    declared_fps: 15,
+    frames_lost: 0,
+    audio_seconds_lost: 0,
+    write_errors: writeErrors,
+    incidents: kinds.map(([kind, start_s, end_s], i) => ({ id: i + 1, kind, start_s, end_s, frames: 1, peak_confidence: 1 })),
+  };
+}
+
+async function simulator(t: { after(fn: () => Promise<void>): void }): Promise<{ sim: AdminSimulator; socket: string }> {
+  const socket = path.join(tempDir(t as never), 'admin.sock');
+  const sim = new AdminSimulator({
+    socketPath: socket,
+    candidates: 6,
+    reconnecting: 1,
+    eventsPerS: 5,
+    previewJpeg: path.join(MEDIA, 'faces', 'grace-hopper.jpg'),
+    // Scores by hand (src/report/priority.ts): recording_failed 10 + one failed write 12 = 22.0;
+    // two multiple_faces of 30 s: 4 * (2 + 60/60 + 30/30) = 16.0; a clean client_bye 0.0.
+    ended: [ended('clean', 'client_bye', [], 0), ended('crowd', 'client_bye', [['multiple_faces', 10, 40], ['multiple_faces', 100, 130]], 0), ended('broken', 'recording_failed', [], 1)],
+  });
+  FIGURES.forEach((f, i) => sim.overrides.set(i, f));
+  await sim.listen();
+  t.after(() => sim.close());
+  return { sim, socket };
+}
+
+/** The ids in the table, top to bottom (table rows start with the id; event lines start with a time). */
+const rowsOf = (screen: string): string[] => screen.split('\n').map((l) => /^.{0,3}(cand-\d{3})\s/.exec(l)?.[1]).filter((id): id is string => id !== undefined);
+
+for (const [cols, rows] of [[80, 24], [200, 50]] as const) {
+  test(`${cols}x${rows}: columns, s cycles the sort, a reconnecting row, e lists ended sessions by priority`, { timeout: 60_000 }, async (t) => {
+    const { socket } = await simulator(t);
+    const c = startConsole(t, socket, { cols, rows });
+    await c.waitFor('the table', (s) => rowsOf(s).length === 6 && /Candidates: attention first \(s\)/.test(s));
+    const head = c.lines().find((l) => /\bID\b/.test(l))!;
+    assert.match(head, /ID\s+(ADDRESS\s+)?MODE\s+FACE\s+FPS\s+FPS LAST MINUTE\s+(KBPS\s+)?INC\s+INC S\s+INCIDENT\s+CONN/);
+    assert.equal(/ADDRESS/.test(head), cols >= 110, 'the address only where there is room');
+
+    // Attention first: open incidents (the reconnecting one, then no_face), then by incident seconds.
+    assert.deepEqual(rowsOf(c.screen()), ORDER['attention first']);
+    const line = (id: string): string => c.lines().find((l) => new RegExp(`^.{0,3}${id}\\s`).test(l))!;
+    assert.match(line('cand-001'), /\s3\s+50\s+-\s/, 'INC 3, INC S 50, nothing open');
+    assert.match(line('cand-003'), /\s1\s+3\s+no_face/);
+    // The reconnecting session stays in the table, greyed, with its time left.
+    assert.match(line('cand-005'), cols >= 110 ? /reconnecting 2\ds/ : /reconn 2\ds/);
+    // Grey where the selection bar is not (it starts on the top row, this one).
+    c.send('j');
+    await c.waitFor('the selection on the second row', () => /cand-003/.test(c.selectedLine() ?? ''));
+    const b = c.term.buffer.active;
+    const y = c.lines().indexOf(line('cand-005'));
+    const idCell = b.getLine(b.viewportY + y)!.getCell(line('cand-005').indexOf('cand-005'))!;
+    assert.ok(idCell.isFgPalette() && idCell.getFgColor() === 8, `grey (palette 8), got ${idCell.getFgColor()}`);
+
+    // The sparkline fills from 0 to the declared 15 fps: full blocks at 15, half at 7.5 (cand-002).
+    await c.waitFor('sparklines with a few samples', (s) => /cand-000.*\u2588\u2588\u2588/.test(s) && /cand-002.*\u2584\u2584\u2584/.test(s));
+
+    for (const label of ['by id', 'longest connected first', 'attention first'] as const) {
+      c.send('s');
+      await c.waitFor(`the order "${label}"`, (s) => s.includes(`Candidates: ${label} (s)`) && rowsOf(s).join() === ORDER[label].join());
+    }
+
+    // e: ended sessions, highest score first; Enter prints where the selected one's files are.
+    c.send('e');
+    await c.waitFor('the ended sessions', (s) => /Ended sessions/.test(s) && /22\.0\s+broken/.test(s));
+    const order = c.lines().map((l) => /^\S*\s*(\d+\.\d)\s+(broken|crowd|clean)\b/.exec(l.replace(/^│/, ''))).filter((m) => m).map((m) => `${m![2]} ${m![1]}`);
+    assert.deepEqual(order, ['broken 22.0', 'crowd 16.0', 'clean 0.0']);
+    c.send('j');
+    c.send('\r');
+    await c.waitFor('where crowd\'s files are', (s) => s.includes('/rec/crowd/s-crowd/recording.mkv') && /report entry/.test(s));
+    c.send('\x1b');
+    await c.waitFor('the table again, and the log keeps the paths', (s) => /Candidates:/.test(s) && s.includes('/rec/crowd/s-crowd/recording.mkv'));
+    c.send('q');
+    assert.equal(await c.exited, 0);
+  });
+}
+
+for (const [depth, env] of [
+  ['8 colours (tmux: TERM=screen)', { TERM: 'screen', COLORTERM: '' }],
+  ['truecolor', { COLORTERM: 'truecolor' }],
+] as const) {
+  test(`the preview at ${depth}`, { timeout: 60_000 }, async (t) => {
+    const { socket } = await simulator(t);
+    const c = startConsole(t, socket, { cols: 100, rows: 40, env });
+    await c.waitFor('the table', (s) => rowsOf(s).length === 6);
+    c.send('\r');
+    await c.waitFor('the preview', (s) => /Preview cand-005/.test(s) && /512x600/.test(s));
+    const b = c.term.buffer.active;
+    const count = async (pred: (cell: NonNullable<ReturnType<NonNullable<ReturnType<typeof b.getLine>>['getCell']>>) => boolean): Promise<number> => {
+      await c.current();
+      let n = 0;
+      for (let y = 3; y < 39; y++) for (let x = 1; x < 99; x++) {
+        const cell = b.getLine(b.viewportY + y)?.getCell(x);
+        if (cell && pred(cell)) n++;
+      }
+      return n;
+    };
+    if (depth === 'truecolor') {
+      let n = 0;
+      // Written after blessed's own (256-colour) draw of the same cells: wait for that second pass.
+      await waitUntil('half-block cells in 24-bit colour', async () => (n = await count((cell) => cell.isFgRGB() && cell.isBgRGB() && cell.getChars() === '\u2580')) >= 1500, { seen: () => n });
+      assert.match(c.screen(), /24-bit colour/);
+    } else {
+      assert.match(c.screen(), /8 colours: grayscale/);
+      const shades = await count((cell) => ['\u2591', '\u2592', '\u2593', '\u2588'].includes(cell.getChars()));
+      const palette = await count((cell) => cell.getChars() === '\u2580');
+      assert.ok(shades >= 800, `${shades} shade cells`);
+      assert.equal(palette, 0, 'no half blocks in colour');
+    }
+    c.send('\x1b');
+    await c.waitFor('the table again', (s) => /Candidates:/.test(s) && !/Preview/.test(s));
+    // The picture is gone with the overlay, also the cells drawn past blessed (truecolor).
+    assert.equal(await count((cell) => cell.isFgRGB() || ['\u2591', '\u2592', '\u2593'].includes(cell.getChars())), 0);
+    c.send('q');
+    assert.equal(await c.exited, 0);
+  });
+}
