@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { AdminSimulator } from '../bench/lib/admin-sim';
 import type { CandidateStatus, EndedSession } from '../src/protocol';
 import { startConsole } from './console-pty';
-import { MEDIA, tempDir, waitUntil } from './helpers';
+import { AdminClient } from '../src/admin/client';
+import { MEDIA, clientArgs, runVigil, startServer, tempDir, video, waitUntil } from './helpers';
 
 /**
  * The console's table, sort, reconnecting rows, ended sessions and preview depths in a real pty, against an admin
@@ -153,3 +155,37 @@ for (const [depth, env] of [
     assert.equal(await c.exited, 0);
   });
 }
+
+test('with a real server: a killed client stays as a grey reconnecting row until its resume window ends, then e lists it with its files', { timeout: 90_000 }, async (t) => {
+  const dir = tempDir(t);
+  const server = await startServer(t, dir, ['--resume-window', '8']);
+  const carol = runVigil(t, clientArgs(server.port, 'carol', video('candidate-ok.mp4'), null, ['--loop']));
+  await carol.waitForLine(/^WELCOME/);
+  const admin = await AdminClient.connect(server.adminSocket);
+  t.after(() => admin.close());
+  const c = startConsole(t, server.adminSocket, { cols: 120, rows: 40 });
+  await c.waitFor('carol streaming', (s) => /^.{0,3}carol\s+127\.0\.0\.1:\d+\s+both\s+ok\b/m.test(s));
+  const live = (await admin.status()).candidates.find((x) => x.id === 'carol')!;
+  assert.equal(live.declared_fps, 15, 'the fps the client declared');
+  assert.equal(typeof live.incident_s, 'number');
+
+  carol.proc.kill('SIGKILL');
+  const row = await c.waitFor('carol reconnecting', (s) => /^.{0,3}carol\s.*reconnecting [1-8]s/m.test(s));
+  assert.match(row, /reconnecting 1/, 'the header counts her');
+  const waiting = (await admin.status()).reconnecting ?? [];
+  assert.deepEqual(waiting.map((x) => x.id), ['carol']);
+  assert.ok(waiting[0]!.resume_left_s > 0 && waiting[0]!.resume_left_s <= 8, `${waiting[0]!.resume_left_s} s left`);
+  assert.equal(waiting[0]!.incident, 'disconnected');
+
+  // The window ends: the session is finalised, leaves the table and is listed under e.
+  await c.waitFor('carol gone from the table', (s) => /carol left/.test(s) && !/^.{0,3}carol\s/m.test(s));
+  c.send('e');
+  await c.waitFor('carol among the ended sessions', (s) => /Ended sessions/.test(s) && /\d+\.\d\s+carol\s+disconnected/.test(s));
+  c.send('\r');
+  const ended = (await admin.ended()).find((x) => x.id === 'carol')!;
+  await c.waitFor('where carol\'s recording is', (s) => s.includes(`recording ${ended.recording}`.slice(0, 100)));
+  assert.ok(existsSync(ended.recording), 'the path printed is the recording on disk');
+  assert.ok(ended.incidents.some((i) => i.kind === 'disconnected' && i.end_s !== null), 'her closed disconnected incident');
+  c.send('q');
+  assert.equal(await c.exited, 0);
+});

@@ -238,7 +238,7 @@ export class Session {
       audio_s: round(this.audioSeconds, 2),
       face: this.face,
       faces: this.faces,
-      incident: this.tracker.open?.kind ?? this.speechTracker.open?.kind ?? null,
+      incident: this.tracker.open?.kind ?? this.speechTracker.open?.kind ?? (this.gap ? 'disconnected' : null),
       speech: this.speaking,
       incidents: this.incidentCount,
       incident_s: this.incidentSeconds(age),

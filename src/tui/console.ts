@@ -280,7 +280,8 @@ export class ProctorConsole {
   }
 
   private endedKey(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg): void {
-    if (key.name === 'escape' || ch === 'e' || ch === 'q') return this.closeOverlay();
+    if (key.name === 'escape' || ch === 'e') return this.closeOverlay();
+    if (ch === 'q') return this.quit();
     if (key.name === 'up' || ch === 'k') this.endedList.move(-1);
     else if (key.name === 'down' || ch === 'j') this.endedList.move(1);
     else if (key.name === 'enter') {
