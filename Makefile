@@ -53,6 +53,7 @@ bench: build
 	node dist/bench/hostile.js
 	node dist/bench/fuzz.js
 	node dist/bench/vad.js
+	node dist/bench/console.js
 	node dist/bench/readme.js
 
 bench-readme: build
