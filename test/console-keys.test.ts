@@ -189,3 +189,25 @@ test('with a real server: a killed client stays as a grey reconnecting row until
   c.send('q');
   assert.equal(await c.exited, 0);
 });
+
+test('80x24 with 40 candidates: the table scrolls with the selection', { timeout: 60_000 }, async (t) => {
+  const socket = path.join(tempDir(t), 'admin.sock');
+  const sim = new AdminSimulator({ socketPath: socket, candidates: 40, eventsPerS: 0 });
+  await sim.listen();
+  t.after(() => sim.close());
+  const c = startConsole(t, socket, { cols: 80, rows: 24 });
+  await c.waitFor('the table', (s) => rowsOf(s).length >= 5);
+  const shown = rowsOf(c.screen()).length;
+  assert.ok(shown < 40, `${shown} rows fit`);
+  c.send('s');
+  await c.waitFor('by id', (s) => /Candidates: by id/.test(s));
+  c.send('k'.repeat(40));
+  await c.waitFor('the first row selected', (s) => /cand-000/.test(c.selectedLine() ?? '') && rowsOf(s)[0] === 'cand-000');
+  c.send('j'.repeat(25));
+  await c.waitFor('cand-025 selected and in view, at the bottom', (s) => /cand-025/.test(c.selectedLine() ?? '') && rowsOf(s).at(-1) === 'cand-025');
+  assert.equal(rowsOf(c.screen()).length, shown, 'as many rows as fit, no more');
+  c.send('k'.repeat(25));
+  await c.waitFor('back at the top', (s) => /cand-000/.test(c.selectedLine() ?? '') && rowsOf(s)[0] === 'cand-000');
+  c.send('q');
+  assert.equal(await c.exited, 0);
+});

@@ -52,21 +52,29 @@ export function tableColumns(screenWidth: number): Column[] {
   return cols;
 }
 
+const tint = (colour: string, text: string): string => `{${colour}-fg}${text}{/${colour}-fg}`;
+
 export function tableHeader(cols: Column[]): string {
   return cols.map(([h, w]) => cell(h, w)).join(' ');
 }
 
+/** The row's text without colours (the selection bar's row). */
+export function rowText(c: TableEntry, cols: Column[], ctx: RowContext): string {
+  return blessed.escape(cols.map(([, w, get]) => cell(get(c, ctx, w), w)).join(' '));
+}
+
+/** The row in colour. Tags are closed by name, not with {/}, so a row can sit inside another tag. */
 export function tableRow(c: TableEntry, cols: Column[], ctx: RowContext): string {
   // A candidate in the resume window is one grey row: nothing on it is live.
-  if (c.resume_left_s !== null) return `{${ctx.dim}-fg}${blessed.escape(cols.map(([, w, get]) => cell(get(c, ctx, w), w)).join(' '))}{/}`;
+  if (c.resume_left_s !== null) return `{${ctx.dim}-fg}${rowText(c, cols, ctx)}{/${ctx.dim}-fg}`;
   return cols
     .map(([h, w, get]) => {
       const text = blessed.escape(cell(get(c, ctx, w), w));
       // A candidate whose recording failed is red across the row, whatever else it shows.
-      if (c.write_error && h !== 'FACE') return `{red-fg}{bold}${text}{/}`;
-      if (h === 'FACE') return `{${FACE_COLOR[c.face] ?? 'white'}-fg}${text}{/}`;
-      if (h === SPARK) return `{${fpsColour(c.video_fps, c.declared_fps ?? 0)}-fg}${text}{/}`;
-      if (h === 'INCIDENT' && c.incident) return `{red-fg}${text}{/}`;
+      if (c.write_error && h !== 'FACE') return `{red-fg}{bold}${text}{/bold}{/red-fg}`;
+      if (h === 'FACE') return tint(FACE_COLOR[c.face] ?? 'white', text);
+      if (h === SPARK) return tint(fpsColour(c.video_fps, c.declared_fps ?? 0), text);
+      if (h === 'INCIDENT' && c.incident) return tint('red', text);
       return text;
     })
     .join(' ');

@@ -4,7 +4,8 @@ import type { ModeName, ServerEvent } from '../protocol';
 import { duration } from '../cli/format';
 import { ConsoleModel, eventLine } from './model';
 import { CoalescedRefresh } from './refresh';
-import { tableColumns, tableHeader, tableRow, type RowContext } from './candidate-table';
+import { tableColumns, tableHeader, type RowContext } from './candidate-table';
+import { TableView } from './table-view';
 import { FOOTER, HELP } from './console-keys';
 import { colourDepth } from './colour-depth';
 import { PreviewView } from './preview-view';
@@ -23,7 +24,7 @@ export interface ConsoleOptions {
 const KEY_RENDER_MS = 100; // at most ~10 redraws a second, and a key answered within one interval
 const LAZY_RENDER_MS = 250; // events and polls: four redraws a second are plenty
 const POLL_INTERVAL_MS = 1000;
-const EVENT_REFRESH_MS = 100; // events in a burst share one status request
+const EVENT_REFRESH_MS = 250; // events in a burst share one status request (200 candidates: a few a second)
 const RECONNECT_MS = 2000;
 
 type Mode = 'main' | 'help' | 'preview' | 'filter' | 'confirm' | 'ended';
@@ -38,7 +39,7 @@ export class ProctorConsole {
   private screen!: blessed.Widgets.Screen;
   private header!: blessed.Widgets.BoxElement;
   private tableHead!: blessed.Widgets.BoxElement;
-  private table!: blessed.Widgets.ListElement;
+  private table!: TableView;
   private tableFrame!: blessed.Widgets.BoxElement;
   private log!: EventLog;
   private footer!: blessed.Widgets.BoxElement;
@@ -77,7 +78,7 @@ export class ProctorConsole {
     this.header = blessed.box({ parent: screen, top: 0, left: 0, height: 1, width: '100%', tags: true, style: { bg: 'blue', fg: 'white' } });
     this.tableFrame = blessed.box({ parent: screen, left: 0, width: '100%', border: { type: 'line' }, label: ' Candidates ', tags: true });
     this.tableHead = blessed.box({ parent: this.tableFrame, top: 0, left: 0, height: 1, tags: true, style: { bold: true } });
-    this.table = blessed.list({ parent: this.tableFrame, top: 1, left: 0, tags: true, style: { selected: { bg: 'blue', bold: true } } });
+    this.table = new TableView(this.tableFrame);
     this.log = new EventLog(screen);
     this.footer = blessed.box({ parent: screen, bottom: 0, left: 0, height: 1, width: '100%', tags: true, content: FOOTER, style: { bg: 'black', fg: 'white' } });
     this.overlay = blessed.box({ parent: screen, top: 1, left: 0, width: '100%', hidden: true, border: { type: 'line' }, tags: true, style: { border: { fg: 'cyan' } } });
@@ -105,8 +106,8 @@ export class ProctorConsole {
     const lower = body - tableH;
     Object.assign(this.tableFrame, { top: 1, height: tableH });
     this.tableHead.width = w - 2;
-    this.table.width = w - 2;
-    this.table.height = Math.max(1, tableH - 3);
+    this.table.box.width = w - 2;
+    this.table.box.height = Math.max(1, tableH - 3);
     Object.assign(this.log.box, { top: 1 + tableH, left: 0, width: w, height: lower });
     this.overlay.height = body;
     this.renderTable();
@@ -192,15 +193,9 @@ export class ProctorConsole {
     if (!this.table) return;
     const cols = tableColumns(this.screen.width as number);
     this.tableHead.setContent(tableHeader(cols));
-    const rows = this.model.visible().map((c) => tableRow(c, cols, this.rowContext));
     this.tableFrame.setLabel(` Candidates: ${SORT_LABEL[this.model.sort]} (s) `);
-    this.table.setItems(rows.length ? rows : [this.model.filter ? `no candidate matches "${blessed.escape(this.model.filter)}"` : 'no candidates connected']);
-    const i = this.model.selectedIndex();
-    if (i >= 0) this.table.select(i);
-    // The selection bar draws over the row's own colours; a failed recording stays red under it.
-    const bar = (this.table.style as { selected: { fg?: string } }).selected;
-    if (this.model.selected()?.write_error) bar.fg = 'red';
-    else delete bar.fg;
+    const empty = this.model.filter ? `no candidate matches "${this.model.filter}"` : 'no candidates connected';
+    this.table.show(this.model.visible(), this.model.selectedIndex(), cols, this.rowContext, empty);
   }
 
   private onKey(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg): void {

