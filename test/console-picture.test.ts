@@ -88,12 +88,13 @@ test('one face still at the three colour depths: gray shades that follow the pic
   // truecolor: every cell of the output carries 24-bit foreground and background escapes with the pixels' colours.
   const tc = renderPicture(img, [], cols, rows, 'truecolor');
   assert.ok(tc.rgb && tc.rgb.length === tc.cols * tc.rows * 6);
-  const out = truecolorEscapes(tc, 2, 1, tc.cols, tc.rows);
-  const cells = out.match(/\x1b\[38;2;\d+;\d+;\d+;48;2;\d+;\d+;\d+m\u2580/g) ?? [];
+  // ESC shown as '~' so the patterns stay readable (and free of control characters).
+  const out = truecolorEscapes(tc, 2, 1, tc.cols, tc.rows).replaceAll('\x1b', '~');
+  const cells = out.match(/~\[38;2;\d+;\d+;\d+;48;2;\d+;\d+;\d+m\u2580/g) ?? [];
   assert.equal(cells.length, tc.cols * tc.rows);
-  assert.match(out, /^\x1b7\x1b\[3;2H/, 'placed at the given cell, cursor saved');
-  assert.match(out, /\x1b8$/, 'cursor restored');
-  const first = /\x1b\[38;2;(\d+);(\d+);(\d+);/.exec(out)!.slice(1).map(Number);
+  assert.match(out, /^~7~\[3;2H/, 'placed at the given cell, cursor saved');
+  assert.match(out, /~8$/, 'cursor restored');
+  const first = /~\[38;2;(\d+);(\d+);(\d+);/.exec(out)!.slice(1).map(Number);
   assert.deepEqual(first, [...tc.rgb.subarray(0, 3)]);
   assert.ok(new Set(cells.slice(0, 500)).size > 100, 'many distinct 24-bit colours');
 });

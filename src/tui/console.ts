@@ -21,7 +21,7 @@ export interface ConsoleOptions {
   previewFps?: number;
 }
 
-const KEY_RENDER_MS = 100; // at most ~10 redraws a second, and a key answered within one interval
+const MAX_REDRAWS_PER_S = 10;
 const LAZY_RENDER_MS = 250; // events and polls: four redraws a second are plenty
 const POLL_INTERVAL_MS = 1000;
 const EVENT_REFRESH_MS = 250; // events in a burst share one status request (200 candidates: a few a second)
@@ -48,7 +48,7 @@ export class ProctorConsole {
   private mode: Mode = 'main';
   private preview!: PreviewView;
   private rowContext!: RowContext;
-  private readonly renders = new RenderThrottle(() => this.draw(), KEY_RENDER_MS, LAZY_RENDER_MS);
+  private readonly renders = new RenderThrottle(() => this.draw(), MAX_REDRAWS_PER_S, LAZY_RENDER_MS);
   private timers: NodeJS.Timeout[] = [];
   private reconnectTimer: NodeJS.Timeout | null = null;
   private confirmId: string | null = null;
