@@ -13,6 +13,8 @@ export class PreviewView {
   private lastFrame: PreviewFrame | null = null;
   private picture: Picture | null = null;
   private placed: { top: number; left: number; cols: number; rows: number } | null = null;
+  /** The picture last written in 24-bit colour: blessed leaves unchanged cells alone, so it stays until replaced. */
+  private written: Picture | null = null;
 
   constructor(
     private readonly screen: blessed.Widgets.Screen,
@@ -40,6 +42,7 @@ export class PreviewView {
     this.lastFrame = null;
     this.picture = null;
     this.placed = null;
+    this.written = null;
     // What the truecolor pass wrote is unknown to blessed: have it redraw every cell next time.
     if (this.depth === 'truecolor') this.screen.realloc();
   }
@@ -76,6 +79,8 @@ export class PreviewView {
 
   private paintTruecolor(): void {
     if (this.depth !== 'truecolor' || !this.picture || !this.id || !this.placed || this.overlay.hidden) return;
+    if (this.written === this.picture) return;
+    this.written = this.picture;
     const { top, left, cols, rows } = this.placed;
     const program = this.screen.program as unknown as { _write(text: string): void };
     program._write(truecolorEscapes(this.picture, top, left, cols, rows));
