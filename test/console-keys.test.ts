@@ -211,3 +211,60 @@ test('80x24 with 40 candidates: the table scrolls with the selection', { timeout
   c.send('q');
   assert.equal(await c.exited, 0);
 });
+
+for (const [cols, rows] of [[80, 24], [200, 50]] as const) {
+  test(`${cols}x${rows}: the filter, a/v/b, K, ?, p and w send what they say; the console reconnects when its server comes back`, { timeout: 60_000 }, async (t) => {
+    const { sim, socket } = await simulator(t);
+    const c = startConsole(t, socket, { cols, rows, env: { DISPLAY: '' } });
+    await c.waitFor('the table', (s) => rowsOf(s).length === 6);
+    const asked = (type: string) => sim.requests.filter((r) => r.type === type);
+
+    // / opens the filter prompt; typing and Enter keep the rows whose id contains it; Esc clears it.
+    // The prompt takes the keys once it is up (the footer gives way to it); a person does not type faster.
+    const prompt = async (): Promise<string> => c.waitFor('the filter prompt', (s) => !/q quit/.test(s));
+    c.send('/');
+    await prompt();
+    c.send('002\r');
+    await c.waitFor('only cand-002', (s) => rowsOf(s).join() === 'cand-002' && /filter "002"/.test(s));
+    c.send('/');
+    await prompt();
+    c.send('zzz\r'); // the prompt starts from the current filter
+    await c.waitFor('no match', (s) => /no candidate matches "002zzz"/.test(s) && rowsOf(s).length === 0);
+    c.send('\x1b');
+    await c.waitFor('all rows again', (s) => rowsOf(s).length === 6 && !/filter "/.test(s));
+
+    // a / v / b switch the selected candidate's mode; K asks, y kicks.
+    c.send('s'); // by id, so the selection is predictable: k to the top is cand-000
+    c.send('kkkkkk');
+    await c.waitFor('cand-000 selected', () => /cand-000/.test(c.selectedLine() ?? ''));
+    for (const [key, mode] of [['v', 'video'], ['a', 'audio'], ['b', 'both']] as const) {
+      c.send(key);
+      await waitUntil(`set_mode ${mode}`, () => asked('set_mode').some((r) => r.type === 'set_mode' && r.id === 'cand-000' && r.mode === mode));
+    }
+    c.send('K');
+    await c.waitFor('the kick question', (s) => /Kick cand-000\?/.test(s));
+    c.send('y');
+    await waitUntil('the kick', () => asked('kick').some((r) => r.type === 'kick' && r.id === 'cand-000'));
+    c.send('?');
+    await c.waitFor('help', (s) => /vigil console - keys/.test(s) && /ended sessions by review priority/.test(s));
+    c.send(' ');
+    await c.waitFor('help closed', (s) => !/vigil console - keys/.test(s));
+    c.send('p');
+    await waitUntil('a preview request', () => asked('preview').some((r) => r.type === 'preview' && r.id === 'cand-000'));
+    await c.waitFor('the preview', (s) => /Preview cand-000/.test(s));
+    c.send('p');
+    await waitUntil('preview_stop', () => asked('preview_stop').length > 0);
+    c.send('w');
+    await c.waitFor('no desktop for w', (s) => /no desktop here/.test(s));
+
+    // The server goes away: the header says so; it comes back on the same socket: the console is connected again.
+    await sim.close();
+    await c.waitFor('DISCONNECTED', (s) => /DISCONNECTED/.test(s) && /lost the server/.test(s));
+    const again = new AdminSimulator({ socketPath: socket, candidates: 3, eventsPerS: 0 });
+    await again.listen();
+    t.after(() => again.close());
+    await c.waitFor('reconnected with the new server\'s three candidates', (s) => !/DISCONNECTED/.test(s) && rowsOf(s).length === 3, 15_000);
+    c.send('q');
+    assert.equal(await c.exited, 0);
+  });
+}

@@ -11,6 +11,7 @@ import {
   encodeAdmin,
   parseAdminRequest,
   type AdminReply,
+  type AdminRequest,
   type CandidateStatus,
   type EndedSession,
   type ReconnectingStatus,
@@ -79,8 +80,8 @@ export class AdminSimulator {
   private readonly started = performance.now();
   private readonly jpeg: string | null;
   statusRequests = 0;
-  /** Requests by type, for tests that check what the console asked. */
-  readonly requests: string[] = [];
+  /** Every request received, for tests that check what the console asked. */
+  readonly requests: AdminRequest[] = [];
   /** Overrides for a candidate's status (by index), applied on top of simCandidate. */
   readonly overrides = new Map<number, Partial<CandidateStatus>>();
 
@@ -141,7 +142,7 @@ export class AdminSimulator {
     socket.on('data', (chunk: Buffer) => {
       for (const line of lines.push(chunk)) {
         const req = parseAdminRequest(line);
-        this.requests.push(req.type);
+        this.requests.push(req);
         switch (req.type) {
           case 'status':
             this.statusRequests++;

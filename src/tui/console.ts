@@ -181,10 +181,11 @@ export class ProctorConsole {
   private renderHeader(): void {
     const s = this.model.status;
     const down = s?.detection?.state === 'down' ? '  {red-fg}{bold}detection unavailable{/}' : '';
+    // Right after the name, so that an 80-column terminal, which cuts the end of the line, still shows it.
     const state = (this.connected ? '' : ' {red-fg}{bold}DISCONNECTED{/}') + down;
     this.header.setContent(
       s
-        ? ` {bold}vigil{/bold} ${s.listen}${(this.screen.width as number) >= 100 ? `  up ${duration(s.uptime_s)}` : ''}  candidates ${s.candidates.length}${this.model.reconnecting() ? `  reconnecting ${this.model.reconnecting()}` : ''}  incidents open ${this.model.openIncidents()}${(this.screen.width as number) >= 120 ? `  video fps in ${this.model.totalFps.toFixed(0)}` : ''}${s.recording_failures ? `  {red-fg}{bold}recording failures ${s.recording_failures}{/}` : ''}${this.model.filter ? `  filter "${this.model.filter}"` : ''}${state}`
+        ? ` {bold}vigil{/bold}${state} ${s.listen}${(this.screen.width as number) >= 100 ? `  up ${duration(s.uptime_s)}` : ''}  candidates ${s.candidates.length}${this.model.reconnecting() ? `  reconnecting ${this.model.reconnecting()}` : ''}  incidents open ${this.model.openIncidents()}${(this.screen.width as number) >= 120 ? `  video fps in ${this.model.totalFps.toFixed(0)}` : ''}${s.recording_failures ? `  {red-fg}{bold}recording failures ${s.recording_failures}{/}` : ''}`
         : ` {bold}vigil{/bold} ${this.opts.adminSocket}${state}`,
     );
   }
@@ -193,7 +194,9 @@ export class ProctorConsole {
     if (!this.table) return;
     const cols = tableColumns(this.screen.width as number);
     this.tableHead.setContent(tableHeader(cols));
-    this.tableFrame.setLabel(` Candidates: ${SORT_LABEL[this.model.sort]} (s) `);
+    // The filter is named here rather than in the header, which an 80-column terminal cuts first.
+    const filter = this.model.filter ? `, filter "${blessed.escape(this.model.filter)}" (Esc clears)` : '';
+    this.tableFrame.setLabel(` Candidates: ${SORT_LABEL[this.model.sort]} (s)${filter} `);
     const empty = this.model.filter ? `no candidate matches "${this.model.filter}"` : 'no candidates connected';
     this.table.show(this.model.visible(), this.model.selectedIndex(), cols, this.rowContext, empty);
   }
