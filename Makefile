@@ -66,6 +66,7 @@ bench: build
 	node dist/bench/fuzz.js
 	node dist/bench/cluster.js
 	node dist/bench/vad.js
+	node dist/bench/console.js
 	node dist/bench/readme.js
 
 bench-readme: build

@@ -3,13 +3,18 @@ import * as pty from 'node-pty';
 import { VIGIL, sleep } from './helpers';
 
 /** The console in a real pseudo-terminal, its output replayed into a headless xterm: what a person would see. */
-export function startConsole(t: { after(fn: () => void): void }, adminSocket: string, { cols: COLS, rows: ROWS } = { cols: 120, rows: 40 }, extra: string[] = []) {
+export function startConsole(
+  t: { after(fn: () => void): void },
+  adminSocket: string,
+  { cols: COLS, rows: ROWS, env = {} }: { cols: number; rows: number; env?: Record<string, string> } = { cols: 120, rows: 40 },
+  extra: string[] = [],
+) {
   const term = new Terminal({ cols: COLS, rows: ROWS, allowProposedApi: true });
   const proc = pty.spawn(VIGIL, ['console', '--admin-socket', adminSocket, ...extra], {
-    name: 'xterm-256color',
+    name: env['TERM'] ?? 'xterm-256color',
     cols: COLS,
     rows: ROWS,
-    env: { ...process.env, TERM: 'xterm-256color' } as Record<string, string>,
+    env: { ...process.env, TERM: 'xterm-256color', ...env } as Record<string, string>,
   });
   let exitCode: number | null = null;
   const exited = new Promise<number>((resolve) =>
@@ -61,6 +66,16 @@ export function startConsole(t: { after(fn: () => void): void }, adminSocket: st
     }
     return { count, fingerprint: fp };
   };
-  return { proc, term, lines, screen, current, waitFor, colouredCells, exited, send: (keys: string) => proc.write(keys) };
+  /** The text of the row under the table's selection bar (blessed's blue background), or null. */
+  const selectedLine = (): string | null => {
+    const b = term.buffer.active;
+    for (let y = 1; y < ROWS; y++) { // row 0 is the header bar, blue too
+      const line = b.getLine(b.viewportY + y);
+      const c = line?.getCell(3);
+      if (line && c && c.isBgPalette() && c.getBgColor() === 4) return line.translateToString(true);
+    }
+    return null;
+  };
+  return { proc, term, lines, screen, current, waitFor, colouredCells, selectedLine, exited, send: (keys: string) => proc.write(keys) };
 }
 

@@ -70,7 +70,7 @@ test('a burst of events costs the console a few status requests, not one per eve
   assert.ok(asked <= bound && asked < BURST, `${asked} status requests for ${BURST} events over ${elapsedMs} ms (bound ${bound})`);
 
   // The coalesced refresh still happens: the table catches up with the state after the burst.
-  candidates = [{ id: 'zed', session_id: 's', address: '10.0.0.2:1', mode: 'both', connected_s: 1, video_fps: 15, audio_kbps: 256, bytes_in: 1, frames_received: 1, frames_recorded: 1, audio_s: 1, face: 'ok', faces: 1, incident: null, incidents: 0, speech: false, write_error: null, analyses: 0, analysis_gated: 0, analysis_quick: 0, analysis_skipped: 0, analysis_failed: 0, analysis_rate: 0, verdict_latency_ms: null, change_latency_ms: null }];
+  candidates = [{ id: 'zed', session_id: 's', address: '10.0.0.2:1', mode: 'both', connected_s: 1, video_fps: 15, audio_kbps: 256, bytes_in: 1, frames_received: 1, frames_recorded: 1, audio_s: 1, face: 'ok', faces: 1, incident: null, incidents: 0, incident_s: 0, declared_fps: 15, speech: false, write_error: null, analyses: 0, analysis_gated: 0, analysis_quick: 0, analysis_skipped: 0, analysis_failed: 0, analysis_rate: 0, verdict_latency_ms: null, change_latency_ms: null }];
   subscriber!.write(encodeAdmin({ type: 'event', event: { kind: 'candidate_joined', at, id: 'zed', session_id: 's', address: '10.0.0.2:1', mode: 'both' } }));
   await waitUntil('the table to show zed after one more event', async () => /^.{0,3}zed\s+10\.0\.0\.2:1\s+both\s+ok/m.test(await screen()));
   proc.write('q');

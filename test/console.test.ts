@@ -32,8 +32,16 @@ test('the console shows candidates and events, switches modes, previews, kicks a
   }, { seen: () => c.screen().split('\n')[0] });
   assert.match(s1, /Events/);
   assert.match(s1, /connected to /);
-  assert.match(s1, /Throughput/);
+  // One row per candidate with its fps over the last minute (the separate Throughput panel is gone).
+  assert.match(s1, /FPS LAST MINUTE/);
+  assert.doesNotMatch(s1, /Throughput/);
   assert.match(s1, /Enter preview/);
+
+  // The default order puts attention first, which depends on what is open now; by id, alice is on top.
+  c.send('s');
+  await c.waitFor('the order by id', (s) => /Candidates: by id/.test(s) && /^.{0,3}alice\s[\s\S]*^.{0,3}bob\s/m.test(s));
+  c.send('k');
+  await c.waitFor('alice selected', () => /alice/.test(c.selectedLine() ?? ''));
 
   // a: alice (selected first) to audio only. Her client says so, the server stops getting her video, audio goes on.
   c.send('a');
@@ -70,7 +78,7 @@ test('the console shows candidates and events, switches modes, previews, kicks a
 
   // Down to bob, K, y: bob's client exits non-zero with the reason and does not come back; alice streams on.
   c.send('j');
-  await c.waitFor('bob selected (his sparkline)', (s) => /bob video fps/.test(s));
+  await c.waitFor('bob selected', () => /bob/.test(c.selectedLine() ?? ''));
   c.send('K');
   await c.waitFor('the kick question', (s) => /Kick bob\?/.test(s));
   c.send('y');

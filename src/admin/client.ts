@@ -5,6 +5,7 @@ import {
   parseAdminReply,
   type AdminReply,
   type AdminRequest,
+  type EndedSession,
   type ListenChunk,
   type PreviewFrame,
   type ServerEvent,
@@ -134,6 +135,13 @@ export class AdminClient implements AdminLink {
     const reply = await this.request({ type: 'status' });
     if (reply.type !== 'status') throw new AdminClientError('VIGIL_ERR_ADMIN_REFUSED', `unexpected reply ${reply.type} to status`);
     return reply.status;
+  }
+
+  /** Sessions the server finalised since it started, newest last. */
+  async ended(): Promise<EndedSession[]> {
+    const reply = await this.request({ type: 'ended' });
+    if (reply.type !== 'ended') throw new AdminClientError('VIGIL_ERR_ADMIN_REFUSED', `unexpected reply ${reply.type} to ended`);
+    return reply.sessions;
   }
 
   /** Runs `body` and throws the server's error message if it refused. */

@@ -1,4 +1,4 @@
-import type { AdminReply, AdminRequest, ListenChunk, PreviewFrame, ServerEvent, ServerStatus } from '../protocol';
+import type { AdminReply, AdminRequest, EndedSession, ListenChunk, PreviewFrame, ServerEvent, ServerStatus } from '../protocol';
 
 /** An admin request without its correlation number (the link numbers its own requests). */
 export type RequestBody = AdminRequest extends infer R ? (R extends AdminRequest ? Omit<R, 'req'> : never) : never;
@@ -12,6 +12,8 @@ export interface AdminLink {
   readonly where: string;
   request(body: RequestBody): Promise<AdminReply>;
   status(): Promise<ServerStatus>;
+  /** Sessions the server (or every node) has finalised since it started, for the console's `e`. */
+  ended(): Promise<EndedSession[]>;
   command(body: RequestBody): Promise<void>;
   subscribe(listener: (e: ServerEvent) => void): Promise<void>;
   onFrame(listener: (f: PreviewFrame) => void): () => void;

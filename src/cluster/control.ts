@@ -46,6 +46,8 @@ export class ControlHandler {
         return { type: 'status', req, status: this.target.status() };
       case 'subscribe':
         return { type: 'error', req, code: 'bad_request', message: 'events are on vigil.events.>; subscribe to the subject' };
+      case 'ended':
+        return { type: 'ended', req, sessions: this.target.ended?.() ?? [] };
       case 'kick':
         this.log.info({ id: request.id, via: 'nats' }, 'kick requested over the bus');
         return this.target.kick(request.id, request.reason) ? { type: 'ok', req } : unknown(request.id);

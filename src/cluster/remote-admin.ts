@@ -6,7 +6,7 @@
 import { connect, createInbox, type NatsConnection, type Subscription } from 'nats';
 import { AdminClientError } from '../admin/client';
 import type { AdminLink, RequestBody } from '../admin/link';
-import type { AdminReply, AdminRequest, CandidateStatus, ListenChunk, PreviewFrame, ServerEvent, ServerStatus } from '../protocol';
+import type { AdminReply, AdminRequest, CandidateStatus, EndedSession, ListenChunk, PreviewFrame, ServerEvent, ServerStatus } from '../protocol';
 import { ALL_EVENTS, NODES_BUCKET, WATCH_RENEW_MS, controlSubject, encodeControl, parseBusMessage, parseNodeRecord, parseReply, type NodeRecord } from './wire';
 
 export type ClusterCandidate = CandidateStatus & { node: string };
@@ -134,6 +134,18 @@ export class NatsAdminClient implements AdminLink {
     return mergeStatus(cluster, this.where);
   }
 
+  /** The sessions every live node has finalised, newest first (a node that does not answer is left out). */
+  async ended(): Promise<EndedSession[]> {
+    const records = await this.nodes();
+    const lists = await Promise.all(
+      records.map(async (r) => {
+        const reply = await this.ask(r.node, { type: 'ended', req: this.nextReq++ }).catch(() => null);
+        return reply?.type === 'ended' ? reply.sessions : [];
+      }),
+    );
+    return lists.flat().sort((a, b) => (b.ended_at ?? '').localeCompare(a.ended_at ?? ''));
+  }
+
   private async ownerOf(id: string): Promise<string | null> {
     if (!this.owner.has(id)) await this.clusterStatus();
     return this.owner.get(id) ?? null;
@@ -147,6 +159,8 @@ export class NatsAdminClient implements AdminLink {
         return { type: 'status', req, status: await this.status() };
       case 'subscribe':
         return { type: 'ok', req };
+      case 'ended':
+        return { type: 'ended', req, sessions: await this.ended() };
       case 'preview_stop':
       case 'listen_stop': {
         const kind = body.type === 'preview_stop' ? 'preview' : 'listen';

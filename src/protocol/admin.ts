@@ -33,6 +33,10 @@ export interface CandidateStatus {
   incident: string | null;
   /** Incidents opened in this session so far. */
   incidents: number;
+  /** Seconds those incidents have lasted so far, open ones up to now (overlapping incidents each count). */
+  incident_s: number;
+  /** The video frame rate the client declared in its HELLO, or null without video. */
+  declared_fps: number | null;
   /** The candidate is talking now (voice activity on their audio). */
   speech: boolean;
   /** The first failed write to this session's files (the recording is no longer complete), or null. */
@@ -53,6 +57,11 @@ export interface CandidateStatus {
   verdict_latency_ms: LatencySummary | null;
   /** From the arrival of the oldest frame no analysis had yet seen to the verdict that covers it: how late a change on camera is reported. */
   change_latency_ms: LatencySummary | null;
+}
+
+/** A session waiting in the resume window: its last status, and how long it is kept before it is finalised. */
+export interface ReconnectingStatus extends CandidateStatus {
+  resume_left_s: number;
 }
 
 /** The stable code of a failed write to a session file (recording.mkv, incidents.jsonl/.vtt, session.json). */
@@ -94,6 +103,8 @@ export interface ServerStatus {
   started_at: string;
   uptime_s: number;
   candidates: CandidateStatus[];
+  /** Sessions whose connection died, kept for a resume; absent from servers before this field existed. */
+  reconnecting?: ReconnectingStatus[];
   /** Connections dropped since start, by BYE reason. */
   drops: Partial<Record<ByeReasonName, number>>;
   /** Face detection: off (--detector none), up, or down (faces show `unknown` until it is back). */
@@ -133,8 +144,30 @@ export type ServerEvent =
   | { kind: 'detector_up'; at: string; down_s: number }
   | ({ kind: 'recording_failed'; at: string; id: string; session_id: string } & WriteFailure);
 
+/** A session this server finalised since it started: where its files are and what the review score needs. */
+export interface EndedSession {
+  id: string;
+  session_id: string;
+  /** Absolute paths of the session folder, its recording and its incident timeline. */
+  dir: string;
+  recording: string;
+  incidents_file: string;
+  started_at: string;
+  ended_at: string | null;
+  /** As session.json's `ended`: client_bye, disconnected, kicked, server_shutdown, recording_failed, ... */
+  ended: string;
+  declared_fps: number | null;
+  frames_lost: number;
+  audio_seconds_lost: number;
+  /** Failed writes to the session's files. */
+  write_errors: number;
+  /** Its incidents, all closed. */
+  incidents: IncidentRecord[];
+}
+
 export type AdminRequest =
   | { type: 'status'; req: number }
+  | { type: 'ended'; req: number }
   | { type: 'subscribe'; req: number }
   | { type: 'preview'; req: number; id: string; fps: number }
   | { type: 'preview_stop'; req: number }
@@ -171,6 +204,7 @@ export const MAX_PREVIEW_FPS = 15;
 
 export type AdminReply =
   | { type: 'status'; req: number; status: ServerStatus }
+  | { type: 'ended'; req: number; sessions: EndedSession[] }
   | { type: 'frame'; frame: PreviewFrame }
   | { type: 'audio'; audio: ListenChunk }
   | { type: 'ok'; req: number }
@@ -235,6 +269,7 @@ export function parseAdminRequest(line: string): AdminRequest {
   const id = v['id'];
   switch (v['type']) {
     case 'status':
+    case 'ended':
     case 'subscribe':
     case 'preview_stop':
     case 'listen_stop':
@@ -279,7 +314,7 @@ export function parseAdminReply(line: string): AdminReply {
   if (!isRecord(v) || typeof v['type'] !== 'string') {
     throw new AdminProtocolError('bad_request', 'server sent a reply without a type');
   }
-  if (!['status', 'ok', 'error', 'event', 'frame', 'audio'].includes(v['type'])) {
+  if (!['status', 'ended', 'ok', 'error', 'event', 'frame', 'audio'].includes(v['type'])) {
     throw new AdminProtocolError('bad_request', `server sent an unknown reply type ${JSON.stringify(v['type'])}`);
   }
   return v as unknown as AdminReply;

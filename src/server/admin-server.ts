@@ -9,6 +9,7 @@ import {
   parseAdminRequest,
   type AdminReply,
   type AdminRequest,
+  type EndedSession,
   type ListenChunk,
   type ModeName,
   type PreviewFrame,
@@ -20,6 +21,8 @@ import {
 export interface AdminTarget {
   readonly events: { subscribe(listener: (e: ServerEvent) => void): () => void };
   status(): ServerStatus;
+  /** Sessions finalised since the server started, newest last (a target without them answers an empty list). */
+  ended?(): EndedSession[];
   preview(id: string): PreviewFrame | null;
   listenIn(id: string, listener: (chunk: ListenChunk) => void): (() => void) | null;
   setMode(id: string, mode: ModeName): boolean;
@@ -130,6 +133,9 @@ export class AdminServer {
         switch (req.type) {
           case 'status':
             reply({ type: 'status', req: req.req, status: this.target.status() });
+            break;
+          case 'ended':
+            reply({ type: 'ended', req: req.req, sessions: this.target.ended?.() ?? [] });
             break;
           case 'subscribe':
             unsubscribe ??= this.target.events.subscribe((event) => reply({ type: 'event', event }));

@@ -9,7 +9,7 @@ export interface DetachedSession {
 }
 
 export class DetachedSessions {
-  private readonly parked = new Map<string, DetachedSession & { timer: NodeJS.Timeout }>();
+  private readonly parked = new Map<string, DetachedSession & { timer: NodeJS.Timeout; deadline: number }>();
 
   get size(): number {
     return this.parked.size;
@@ -26,7 +26,13 @@ export class DetachedSessions {
       this.parked.delete(session.id);
       expired();
     }, windowMs);
-    this.parked.set(session.id, { session, conn, timer });
+    this.parked.set(session.id, { session, conn, timer, deadline: performance.now() + windowMs });
+  }
+
+  /** The kept sessions with the milliseconds left before each is finalised (for the console's table). */
+  waiting(): Array<DetachedSession & { leftMs: number }> {
+    const now = performance.now();
+    return [...this.parked.values()].map(({ session, conn, deadline }) => ({ session, conn, leftMs: Math.max(0, deadline - now) }));
   }
 
   peek(id: string): DetachedSession | undefined {

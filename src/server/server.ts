@@ -13,11 +13,13 @@ import {
   type ProtocolError,
   type ServerEvent,
   type ServerStatus,
+  type EndedSession,
 } from '../protocol';
 import { AdminServer } from './admin-server';
 import { listenTo, previewOf } from './admin-views';
 import { CandidateConnection, type Admission, type ConnectionHost, type ConnectionSettings } from './connection';
 import { DetachedSessions } from './detached-sessions';
+import { EndedSessions } from './ended-sessions';
 import { DetectionWatch } from './detection';
 import { ServerEvents, nowIso } from './events';
 import { checkToken } from './auth';
@@ -47,6 +49,7 @@ export class VigilServer implements ConnectionHost {
   private readonly pendingByIp = new Map<string, number>();
   /** Sessions whose connection died, kept for a resume until their timer runs out. */
   private readonly detached = new DetachedSessions();
+  private readonly endedSessions = new EndedSessions();
   private readonly pendingOf = new Map<CandidateConnection, string>();
   private readonly endings = new Set<Promise<void>>();
   private readonly drops: Partial<Record<ByeReasonName, number>> = {};
@@ -264,6 +267,7 @@ export class VigilServer implements ConnectionHost {
       (rec) => {
         // rec.ended, not ended: a session whose writes failed ends `recording_failed` whatever closed it.
         conn.log[session.failed ? 'error' : 'info']({ id: session.id, session: session.init.sessionId, ended: rec.ended, cause: ended, frames: rec.frames_written, audio_s: rec.audio_seconds, frames_lost: rec.frames_lost, incidents: rec.incidents, dir: session.dir }, 'recording finalised');
+        this.endedSessions.add(session, rec);
         this.publish({ kind: 'candidate_left', at: nowIso(), id: session.id, session_id: session.init.sessionId, ended: rec.ended, frames_recorded: rec.frames_written, audio_s: rec.audio_seconds });
         this.opts.sessions?.ended(session, ended);
       },
@@ -346,6 +350,7 @@ export class VigilServer implements ConnectionHost {
       if (conn.isOpen && conn.session) candidates.push(conn.session.status(conn.remoteAddress));
     }
     candidates.sort((a, b) => a.id.localeCompare(b.id));
+    const reconnecting = this.detached.waiting().map(({ session, conn, leftMs }) => ({ ...session.status(conn.remoteAddress), resume_left_s: Math.ceil(leftMs / 1000) }));
     return {
       version: this.opts.version,
       listen: this.listenAddress,
@@ -353,10 +358,15 @@ export class VigilServer implements ConnectionHost {
       started_at: this.startedAt.toISOString(),
       uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 100) / 10,
       candidates,
+      reconnecting,
       drops: { ...this.drops },
       detection: this.detection.status,
       recording_failures: this.failures.count,
     };
+  }
+
+  ended(): EndedSession[] {
+    return this.endedSessions.all();
   }
 
   private openConnection(id: string): CandidateConnection | null {

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { IncidentIds, IncidentTracker, type IncidentEvent } from '../detect/incidents';
+import { IncidentLedger } from './incident-ledger';
 import { VoiceActivityDetector } from '../detect/vad';
 import { MkvWriter } from '../media/mkv-writer';
 import { muxSubtitles } from '../media/subtitles';
@@ -100,6 +101,8 @@ export class Session {
   private gap: { id: number; startS: number } | null = null;
   /** What earlier parts of this session hold (nothing for a first part). */
   readonly carried: Carried;
+  /** Incident seconds and the closed incidents, for the admin stream. */
+  readonly incidentLog = new IncidentLedger();
 
   private constructor(
     readonly init: SessionInit,
@@ -250,12 +253,24 @@ export class Session {
       audio_s: round(this.audioSeconds, 2),
       face: this.face,
       faces: this.faces,
-      incident: this.tracker.open?.kind ?? this.speechTracker.open?.kind ?? null,
+      incident: this.tracker.open?.kind ?? this.speechTracker.open?.kind ?? (this.gap ? 'disconnected' : null),
       speech: this.speaking,
       incidents: this.incidentCount,
+      incident_s: this.incidentSeconds(age),
+      declared_fps: this.init.video?.fps ?? null,
       write_error: this.writeFailure,
       ...this.analysis.figures(age),
     };
+  }
+
+  private incidentSeconds(ageMs: number): number {
+    const open: Array<{ start_s: number; now_s: number }> = [];
+    const face = this.tracker.open;
+    if (face) open.push({ start_s: face.start_s, now_s: (this.latestFrame?.timestampMs ?? 0) / 1000 });
+    const speech = this.speechTracker.open;
+    if (speech) open.push({ start_s: speech.start_s, now_s: this.audioEndS });
+    if (this.gap) open.push({ start_s: this.gap.startS, now_s: ageMs / 1000 });
+    return this.incidentLog.seconds(open);
   }
 
   /** The candidate's connection is gone: a `disconnected` incident opens at the session clock's now. */
@@ -292,6 +307,7 @@ export class Session {
     if (events.length === 0) return;
     const { lines, cues } = timelineText(events);
     this.incidentCount += events.filter((e) => e.type === 'open').length;
+    this.incidentLog.add(events);
     const n = events.length;
     const write = async (): Promise<void> => {
       await appendTo(path.join(this.dir, INCIDENTS_FILE), lines, `${n} incident line(s)`).catch((err: RecordingWriteError) => this.failures.add(err));

@@ -1,18 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import blessed from 'blessed';
-import * as contrib from 'blessed-contrib';
-import jpeg from 'jpeg-js';
 import { AdminClient } from '../admin/client';
 import type { AdminLink } from '../admin/link';
-import type { CandidateStatus, ModeName, PreviewFrame, ServerEvent } from '../protocol';
+import type { ModeName, ServerEvent } from '../protocol';
 import { duration } from '../cli/format';
-import { ConsoleModel, FACE_COLOR, eventLine } from './model';
-import { halfBlockGrid, type CellGrid } from './preview';
-import { paintCells } from './paint-cells';
+import { ConsoleModel, eventLine } from './model';
 import { CoalescedRefresh } from './refresh';
-import { tableColumns, tableHeader, tableRow } from './candidate-table';
+import { tableColumns, tableHeader, type RowContext } from './candidate-table';
+import { TableView } from './table-view';
 import { FOOTER, HELP } from './console-keys';
+import { colourDepth } from './colour-depth';
+import { PreviewView } from './preview-view';
+import { RenderThrottle } from './render-throttle';
+import { EventLog } from './event-log';
+import { WindowLauncher } from './window-launcher';
+import { EndedList, whereLines } from './ended-view';
+import { SORT_LABEL, nextSort } from './sort';
 
 export interface ConsoleOptions {
   adminSocket: string;
@@ -22,12 +24,13 @@ export interface ConsoleOptions {
   previewFps?: number;
 }
 
-const RENDER_INTERVAL_MS = 100; // at most ~10 redraws a second
+const MAX_REDRAWS_PER_S = 10;
+const LAZY_RENDER_MS = 250; // events and polls: four redraws a second are plenty
 const POLL_INTERVAL_MS = 1000;
-const EVENT_REFRESH_MS = 100; // events in a burst share one status request
+const EVENT_REFRESH_MS = 250; // events in a burst share one status request (200 candidates: a few a second)
 const RECONNECT_MS = 2000;
 
-type Mode = 'main' | 'help' | 'preview' | 'filter' | 'confirm';
+type Mode = 'main' | 'help' | 'preview' | 'filter' | 'confirm' | 'ended';
 
 /**
  * The proctor's console: a client of the server's admin socket, like `vigil status`, drawn with blessed.
@@ -39,20 +42,22 @@ export class ProctorConsole {
   private screen!: blessed.Widgets.Screen;
   private header!: blessed.Widgets.BoxElement;
   private tableHead!: blessed.Widgets.BoxElement;
-  private table!: blessed.Widgets.ListElement;
+  private table!: TableView;
   private tableFrame!: blessed.Widgets.BoxElement;
-  private spark!: contrib.Sparkline;
-  private log!: blessed.Widgets.Log;
+  private log!: EventLog;
   private footer!: blessed.Widgets.BoxElement;
   private overlay!: blessed.Widgets.BoxElement;
   private prompt!: blessed.Widgets.TextboxElement;
   private mode: Mode = 'main';
-  private dirty = true;
+  private preview!: PreviewView;
+  private rowContext!: RowContext;
+  private readonly renders = new RenderThrottle(() => this.draw(), MAX_REDRAWS_PER_S, LAZY_RENDER_MS);
   private timers: NodeJS.Timeout[] = [];
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private previewId: string | null = null;
-  private previewInfo = '';
   private confirmId: string | null = null;
+  private readonly endedList = new EndedList();
+  private windows!: WindowLauncher;
+  private where: string[] = [];
   private connected = false;
   private done!: (code: number) => void;
   private stopped = false;
@@ -66,7 +71,6 @@ export class ProctorConsole {
     const finished = new Promise<number>((resolve) => (this.done = resolve));
     this.build();
     await this.attach(client);
-    this.timers.push(setInterval(() => this.flush(), RENDER_INTERVAL_MS));
     this.timers.push(setInterval(() => this.refresh.request(), POLL_INTERVAL_MS));
     return finished;
   }
@@ -77,17 +81,20 @@ export class ProctorConsole {
     this.header = blessed.box({ parent: screen, top: 0, left: 0, height: 1, width: '100%', tags: true, style: { bg: 'blue', fg: 'white' } });
     this.tableFrame = blessed.box({ parent: screen, left: 0, width: '100%', border: { type: 'line' }, label: ' Candidates ', tags: true });
     this.tableHead = blessed.box({ parent: this.tableFrame, top: 0, left: 0, height: 1, tags: true, style: { bold: true } });
-    this.table = blessed.list({ parent: this.tableFrame, top: 1, left: 0, tags: true, style: { selected: { bg: 'blue', bold: true } } });
-    this.spark = contrib.sparkline({ parent: screen, label: ' Throughput ', tags: true, border: { type: 'line' }, style: { fg: 'cyan', titleFg: 'white' } });
-    this.log = blessed.log({ parent: screen, label: ' Events ', tags: true, border: { type: 'line' }, scrollback: 1000, scrollbar: { ch: ' ', style: { bg: 'grey' } } });
+    this.table = new TableView(this.tableFrame);
+    this.log = new EventLog(screen);
     this.footer = blessed.box({ parent: screen, bottom: 0, left: 0, height: 1, width: '100%', tags: true, content: FOOTER, style: { bg: 'black', fg: 'white' } });
     this.overlay = blessed.box({ parent: screen, top: 1, left: 0, width: '100%', hidden: true, border: { type: 'line' }, tags: true, style: { border: { fg: 'cyan' } } });
-    this.overlay.on('render', () => this.paintPreview());
+    this.windows = new WindowLauncher(this.opts.adminSocket, (line) => this.note(line));
+    const depth = colourDepth(process.env, (screen.tput as unknown as { colors: number }).colors);
+    this.preview = new PreviewView(screen, this.overlay, depth, () => this.renders.request(true));
+    const history: readonly number[] = [];
+    this.rowContext = { fps: (id) => this.model.fps.get(id) ?? history, dim: depth === '8' ? 'white' : 'grey' };
     this.prompt = blessed.textbox({ parent: screen, bottom: 0, left: 0, height: 1, width: '100%', hidden: true, inputOnFocus: false, style: { bg: 'yellow', fg: 'black' } });
     this.layout();
     screen.on('resize', () => {
       this.layout();
-      this.renderPreview(null);
+      this.preview.show(null);
       this.markDirty();
     });
     screen.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg) => this.onKey(ch, key));
@@ -98,15 +105,13 @@ export class ProctorConsole {
     const w = this.screen.width as number;
     const h = this.screen.height as number;
     const body = Math.max(6, h - 2);
-    const tableH = Math.max(5, Math.min(body - 6, Math.floor(body * 0.45)));
+    const tableH = Math.max(5, Math.min(body - 6, Math.floor(body * 0.6)));
     const lower = body - tableH;
     Object.assign(this.tableFrame, { top: 1, height: tableH });
     this.tableHead.width = w - 2;
-    this.table.width = w - 2;
-    this.table.height = Math.max(1, tableH - 3);
-    const sparkW = w >= 120 ? Math.floor(w * 0.35) : Math.floor(w * 0.4);
-    Object.assign(this.spark, { top: 1 + tableH, left: 0, width: sparkW, height: lower });
-    Object.assign(this.log, { top: 1 + tableH, left: sparkW, width: w - sparkW, height: lower });
+    this.table.box.width = w - 2;
+    this.table.box.height = Math.max(1, tableH - 3);
+    Object.assign(this.log.box, { top: 1 + tableH, left: 0, width: w, height: lower });
     this.overlay.height = body;
     this.renderTable();
   }
@@ -119,9 +124,10 @@ export class ProctorConsole {
     this.client = client;
     this.connected = true;
     client.onClosed((why) => this.onDisconnected(why));
-    client.onFrame((f) => this.renderPreview(f));
+    client.onFrame((f) => this.preview.show(f));
     await client.subscribe((e) => this.onEvent(e));
-    if (this.previewId) await client.command({ type: 'preview', id: this.previewId, fps: this.opts.previewFps ?? 5 }).catch(() => undefined);
+    const previewing = this.preview.candidate;
+    if (previewing) await client.command({ type: 'preview', id: previewing, fps: this.opts.previewFps ?? 5 }).catch(() => undefined);
     this.note(`{green-fg}connected{/} to ${client.where}`);
     await this.poll();
   }
@@ -155,7 +161,6 @@ export class ProctorConsole {
     }
     this.renderHeader();
     this.renderTable();
-    this.renderSpark();
     this.markDirty();
   }
 
@@ -173,22 +178,21 @@ export class ProctorConsole {
   }
 
   private markDirty(): void {
-    this.dirty = true;
+    this.renders.request();
   }
 
-  private flush(): void {
-    if (!this.dirty || this.stopped) return;
-    this.dirty = false;
-    this.screen.render();
+  private draw(): void {
+    if (!this.stopped) this.screen.render();
   }
 
   private renderHeader(): void {
     const s = this.model.status;
     const down = s?.detection?.state === 'down' ? '  {red-fg}{bold}detection unavailable{/}' : '';
+    // Right after the name, so that an 80-column terminal, which cuts the end of the line, still shows it.
     const state = (this.connected ? '' : ' {red-fg}{bold}DISCONNECTED{/}') + down;
     this.header.setContent(
       s
-        ? ` {bold}vigil{/bold} ${s.listen}  up ${duration(s.uptime_s)}  candidates ${s.candidates.length}  incidents open ${this.model.openIncidents()}${s.recording_failures ? `  {red-fg}{bold}recording failures ${s.recording_failures}{/}` : ''}${this.model.filter ? `  filter "${this.model.filter}"` : ''}${state}`
+        ? ` {bold}vigil{/bold}${state} ${s.listen}${(this.screen.width as number) >= 100 ? `  up ${duration(s.uptime_s)}` : ''}  candidates ${s.candidates.length}${this.model.reconnecting() ? `  reconnecting ${this.model.reconnecting()}` : ''}  incidents open ${this.model.openIncidents()}${(this.screen.width as number) >= 120 ? `  video fps in ${this.model.totalFps.toFixed(0)}` : ''}${s.recording_failures ? `  {red-fg}{bold}recording failures ${s.recording_failures}{/}` : ''}`
         : ` {bold}vigil{/bold} ${this.opts.adminSocket}${state}`,
     );
   }
@@ -197,30 +201,19 @@ export class ProctorConsole {
     if (!this.table) return;
     const cols = tableColumns(this.screen.width as number);
     this.tableHead.setContent(tableHeader(cols));
-    const rows = this.model.visible().map((c) => tableRow(c, cols));
-    this.table.setItems(rows.length ? rows : [this.model.filter ? `no candidate matches "${blessed.escape(this.model.filter)}"` : 'no candidates connected']);
-    const i = this.model.selectedIndex();
-    if (i >= 0) this.table.select(i);
-    // The selection bar draws over the row's own colours; a failed recording stays red under it.
-    const bar = (this.table.style as { selected: { fg?: string } }).selected;
-    if (this.model.selected()?.write_error) bar.fg = 'red';
-    else delete bar.fg;
-  }
-
-  private renderSpark(): void {
-    const sel = this.model.selected();
-    const titles: string[] = [];
-    const data: number[][] = [];
-    if (sel) {
-      titles.push(`${sel.id} video fps`, `${sel.id} audio kbps`);
-      data.push([...(this.model.fps.get(sel.id) ?? [0])], [...(this.model.kbps.get(sel.id) ?? [0])]);
-    }
-    titles.push('all candidates fps');
-    data.push([...this.model.totalFps]);
-    this.spark.setData(titles, data.map((d) => (d.length ? d : [0])));
+    // The filter is named here rather than in the header, which an 80-column terminal cuts first.
+    const filter = this.model.filter ? `, filter "${blessed.escape(this.model.filter)}" (Esc clears)` : '';
+    this.tableFrame.setLabel(` Candidates: ${SORT_LABEL[this.model.sort]} (s)${filter} `);
+    const empty = this.model.filter ? `no candidate matches "${this.model.filter}"` : 'no candidates connected';
+    this.table.show(this.model.visible(), this.model.selectedIndex(), cols, this.rowContext, empty);
   }
 
   private onKey(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg): void {
+    this.handleKey(ch, key);
+    this.renders.request(true);
+  }
+
+  private handleKey(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg): void {
     if (key.full === 'C-c') return this.quit();
     switch (this.mode) {
       case 'filter':
@@ -238,6 +231,8 @@ export class ProctorConsole {
         if (key.name === 'escape' || ch === 'p' || key.name === 'enter') return void this.stopPreview();
         if (ch === 'q') return this.quit();
         return;
+      case 'ended':
+        return this.endedKey(ch, key);
       case 'main':
         break;
     }
@@ -245,10 +240,12 @@ export class ProctorConsole {
     if (key.name === 'up' || ch === 'k') this.select(-1);
     else if (key.name === 'down' || ch === 'j') this.select(1);
     else if ((key.name === 'enter' || ch === 'p') && sel) void this.startPreview(sel.id);
-    else if (ch === 'w') this.openWindow(sel);
+    else if (ch === 'w' && sel) this.windows.open(sel.id);
     else if ((ch === 'a' || ch === 'v' || ch === 'b') && sel) void this.setMode(sel.id, ch === 'a' ? 'audio' : ch === 'v' ? 'video' : 'both');
     else if (ch === 'K' && sel) this.askKick(sel.id);
     else if (ch === '/') this.askFilter();
+    else if (ch === 's') this.cycleSort();
+    else if (ch === 'e') void this.openEnded();
     else if (ch === '?') this.showOverlay('help', ' Help ', HELP);
     else if (key.name === 'escape' && this.model.filter) this.applyFilter('');
     else if (ch === 'q') this.quit();
@@ -257,8 +254,48 @@ export class ProctorConsole {
   private select(delta: number): void {
     this.model.move(delta);
     this.renderTable();
-    this.renderSpark();
     this.markDirty();
+  }
+
+  private cycleSort(): void {
+    this.model.setSort(nextSort(this.model.sort));
+    this.renderTable();
+    this.markDirty();
+  }
+
+  private async openEnded(): Promise<void> {
+    this.where = [];
+    this.showOverlay('ended', ' Ended sessions, most in need of review first ', 'asking the server...');
+    try {
+      if (!this.client) throw new Error('not connected');
+      this.endedList.set(await this.client.ended());
+    } catch (err) {
+      this.overlay.setContent(`{red-fg}cannot list the ended sessions{/}: ${blessed.escape((err as Error).message)}\n\nEsc closes.`);
+      return this.renders.request(true);
+    }
+    this.renderEnded();
+  }
+
+  private renderEnded(): void {
+    if (this.mode !== 'ended') return;
+    const rows = (this.overlay.height as number) - 2 - (this.where.length ? this.where.length + 1 : 0);
+    const list = this.endedList.render(rows, this.model.status?.record_dir ?? null);
+    this.overlay.setContent(this.where.length ? `${list}\n\n${this.where.map((l) => blessed.escape(l)).join('\n')}` : list);
+    this.renders.request(true);
+  }
+
+  private endedKey(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg): void {
+    if (key.name === 'escape' || ch === 'e') return this.closeOverlay();
+    if (ch === 'q') return this.quit();
+    if (key.name === 'up' || ch === 'k') this.endedList.move(-1);
+    else if (key.name === 'down' || ch === 'j') this.endedList.move(1);
+    else if (key.name === 'enter') {
+      const sel = this.endedList.selected();
+      if (!sel) return;
+      this.where = whereLines(sel, this.model.status?.record_dir ?? null);
+      for (const line of this.where) this.note(blessed.escape(line));
+    }
+    this.renderEnded();
   }
 
   private showOverlay(mode: Mode, label: string, content: string): void {
@@ -304,8 +341,7 @@ export class ProctorConsole {
     this.prompt.show();
     this.prompt.setValue(this.model.filter);
     this.prompt.focus();
-    this.markDirty();
-    this.flush();
+    this.renders.request();
     this.prompt.readInput((_err, value) => {
       this.prompt.hide();
       this.footer.show();
@@ -320,73 +356,19 @@ export class ProctorConsole {
     this.model.setFilter(filter);
     this.renderHeader();
     this.renderTable();
-    this.renderSpark();
     this.markDirty();
   }
 
   private async startPreview(id: string): Promise<void> {
-    this.previewId = id;
-    this.previewInfo = 'waiting for a frame...';
-    this.showOverlay('preview', ` Preview ${id} (Esc closes) `, this.previewInfo);
+    this.preview.open(id);
+    this.showOverlay('preview', ` Preview ${id} (Esc closes) `, 'waiting for a frame...');
     await this.command({ type: 'preview', id, fps: this.opts.previewFps ?? 5 }, `preview of ${id}`);
   }
 
   private async stopPreview(): Promise<void> {
-    this.previewId = null;
-    this.grid = null;
-    this.lastFrame = null;
+    this.preview.close();
     this.closeOverlay();
     await this.command({ type: 'preview_stop' }, 'stopping the preview');
-  }
-
-  private lastFrame: PreviewFrame | null = null;
-
-  /** Decodes and draws a preview frame (or redraws the last one after a resize). */
-  private renderPreview(frame: PreviewFrame | null): void {
-    const f = frame ?? this.lastFrame;
-    if (!f || this.mode !== 'preview' || f.id !== this.previewId) return;
-    this.lastFrame = f;
-    let img: { width: number; height: number; data: Uint8Array };
-    try {
-      img = jpeg.decode(Buffer.from(f.jpeg, 'base64'), { useTArray: true, maxMemoryUsageInMB: 64 });
-    } catch (err) {
-      this.overlay.setContent(`cannot decode the frame: ${blessed.escape((err as Error).message)}`);
-      this.markDirty();
-      return;
-    }
-    const cols = (this.overlay.width as number) - 2;
-    const rows = (this.overlay.height as number) - 3;
-    this.grid = halfBlockGrid({ ...img, channels: 4 }, f.faces, cols, rows);
-    const info = `${f.id}  t=${(f.timestamp_ms / 1000).toFixed(1)} s  face {${FACE_COLOR[f.face] ?? 'white'}-fg}${f.face}{/}  ${f.faces.length} box(es)  ${img.width}x${img.height}`;
-    this.overlay.setContent(info);
-    this.markDirty();
-  }
-
-  private grid: CellGrid | null = null;
-
-  /** Paints the preview picture over the overlay once it has drawn itself (see paintCells). */
-  private paintPreview(): void {
-    const pos = this.overlay.lpos;
-    if (!this.grid || this.mode !== 'preview' || !pos) return;
-    paintCells(this.screen, pos, this.grid);
-  }
-
-  private windows = new Set<ChildProcess>();
-
-  private openWindow(sel: CandidateStatus | null): void {
-    if (!sel) return;
-    if (!process.env['DISPLAY']) {
-      this.note('{yellow-fg}w{/}: no desktop here (DISPLAY is not set); press Enter for the preview in this terminal');
-      return;
-    }
-    // Its own process with no stdio: Qt's messages must not land on this screen.
-    const child = spawn(process.execPath, [path.join(__dirname, 'window.js'), this.opts.adminSocket, sel.id], { stdio: 'ignore' });
-    this.windows.add(child);
-    child.once('exit', (code) => {
-      this.windows.delete(child);
-      if (code && !this.stopped) this.note(`{red-fg}the window for ${blessed.escape(sel.id)} failed{/} (exit ${code})`);
-    });
-    this.note(`opened an OpenCV window for ${blessed.escape(sel.id)} on ${blessed.escape(process.env['DISPLAY'])}`);
   }
 
   private quit(): void {
@@ -394,9 +376,10 @@ export class ProctorConsole {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.refresh.close();
+    this.renders.close();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.client?.close();
-    for (const w of this.windows) w.kill('SIGTERM');
+    this.windows.closeAll();
     this.screen.destroy();
     this.done(0);
   }

@@ -1,4 +1,8 @@
 import type { CandidateStatus, ServerEvent, ServerStatus } from '../protocol';
+import { sortEntries, type SortKey } from './sort';
+
+/** A row of the table: a connected candidate, or one waiting in the resume window (`resume_left_s` set). */
+export type TableEntry = CandidateStatus & { resume_left_s: number | null };
 
 /** Samples kept per candidate for the sparklines: one a second, one minute. */
 export const HISTORY = 60;
@@ -15,41 +19,53 @@ function push(arr: number[], v: number): void {
 export class ConsoleModel {
   status: ServerStatus | null = null;
   filter = '';
+  sort: SortKey = 'attention';
   private selectedId: string | null = null;
+  private rows: TableEntry[] = [];
+  /** visible()'s answer until the rows, the filter or the order change: the console asks for it many times a draw. */
+  private view: TableEntry[] | null = null;
+  /** Per candidate, video fps a second for the last minute (oldest first), for the row's sparkline. */
   readonly fps = new Map<string, number[]>();
-  readonly kbps = new Map<string, number[]>();
-  readonly totalFps: number[] = [];
+  /** Video fps of all candidates together. */
+  totalFps = 0;
 
   applyStatus(status: ServerStatus): void {
     this.status = status;
-    let total = 0;
-    for (const c of status.candidates) {
-      if (!this.fps.has(c.id)) {
-        this.fps.set(c.id, []);
-        this.kbps.set(c.id, []);
-      }
-      push(this.fps.get(c.id)!, c.video_fps);
-      // Throughput in: video bytes are not split out by the server, so the sparkline shows fps and audio kbps.
-      push(this.kbps.get(c.id)!, c.audio_kbps);
-      total += c.video_fps;
+    this.rows = this.entries();
+    this.view = null;
+    this.totalFps = 0;
+    const present = new Set<string>();
+    for (const c of this.rows) {
+      present.add(c.id);
+      let history = this.fps.get(c.id);
+      if (!history) this.fps.set(c.id, (history = []));
+      push(history, c.video_fps);
+      this.totalFps += c.video_fps;
     }
-    push(this.totalFps, total);
-    for (const id of [...this.fps.keys()]) {
-      if (!status.candidates.some((c) => c.id === id)) {
-        this.fps.delete(id);
-        this.kbps.delete(id);
-      }
-    }
+    for (const id of this.fps.keys()) if (!present.has(id)) this.fps.delete(id);
     if (!this.selected()) this.selectedId = this.visible()[0]?.id ?? null;
   }
 
-  visible(): CandidateStatus[] {
-    const all = this.status?.candidates ?? [];
-    const f = this.filter.toLowerCase();
-    return f ? all.filter((c) => c.id.toLowerCase().includes(f)) : all;
+  /** Every row before the filter: connected candidates, then those reconnecting (an older server sends no `reconnecting`). */
+  private entries(): TableEntry[] {
+    const live = (this.status?.candidates ?? []).map((c) => ({ ...c, resume_left_s: null }));
+    const waiting = (this.status?.reconnecting ?? []).map((c) => ({ ...c, resume_left_s: c.resume_left_s }));
+    return [...live, ...waiting];
   }
 
-  selected(): CandidateStatus | null {
+  /** The rows the table shows: filtered by id, in the current order. */
+  visible(): TableEntry[] {
+    if (this.view) return this.view;
+    const f = this.filter.toLowerCase();
+    return (this.view = sortEntries(f ? this.rows.filter((c) => c.id.toLowerCase().includes(f)) : [...this.rows], this.sort));
+  }
+
+  setSort(key: SortKey): void {
+    this.sort = key;
+    this.view = null;
+  }
+
+  selected(): TableEntry | null {
     return this.visible().find((c) => c.id === this.selectedId) ?? null;
   }
 
@@ -66,11 +82,16 @@ export class ConsoleModel {
 
   setFilter(filter: string): void {
     this.filter = filter.trim();
+    this.view = null;
     if (!this.selected()) this.selectedId = this.visible()[0]?.id ?? null;
   }
 
   openIncidents(): number {
     return (this.status?.candidates ?? []).filter((c) => c.incident !== null).length;
+  }
+
+  reconnecting(): number {
+    return this.status?.reconnecting?.length ?? 0;
   }
 }
 
