@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, type HelloMessage } from '../protocol';
+import type { HelloMessage } from '../protocol';
 
 /** A source of JPEG frames at a fixed rate (a video file today, a camera later). */
 export interface VideoSource {
@@ -61,7 +61,8 @@ export function helloFor(opts: ClientOptions): HelloMessage {
   const { video, audio } = opts;
   return {
     type: 'hello',
-    version: PROTOCOL_VERSION,
+    // Version 1 while the client sends JPEG + PCM: unchanged for servers that predate H.264.
+    version: 1,
     candidateId: opts.candidateId,
     token: opts.token,
     clientVersion: opts.clientVersion,
