@@ -58,3 +58,22 @@ export async function encodeOpus(file: string, seconds: number): Promise<Encoded
   if (!head) throw new Error('no OpusHead in the encoder output');
   return { head, headBytes, packets };
 }
+
+/** MD5 of every decoded picture of a file's video, in order: what a viewer sees, frame by frame. */
+export async function pictureHashes(file: string, format: 'matroska' | 'h264' = 'matroska'): Promise<string[]> {
+  const lines: string[] = [];
+  let rest = '';
+  // One thread: frame threading would hide nothing, but keeps the output order plain and the CPU share small.
+  await ffmpegStream(['-threads', '1', '-f', format, '-i', file, '-map', '0:v', '-f', 'framemd5', '-'], (b) => {
+    const parts = (rest + b.toString('latin1')).split('\n');
+    rest = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  if (rest) lines.push(rest);
+  return lines.filter((l) => l && !l.startsWith('#')).map((l) => l.split(',').pop()!.trim());
+}
+
+/** The encoded units as one Annex B file, for a reference decode of the uninterrupted stream. */
+export function annexB(units: AccessUnit[]): Buffer {
+  return Buffer.concat(units.flatMap((u) => u.nals.flatMap((n) => [Buffer.from([0, 0, 0, 1]), n])));
+}

@@ -87,3 +87,57 @@ export class OggOpusReader {
     else if (p.length > 0) out.push({ type: 'packet', packet: p, samples: opusPacketSamples(p) });
   }
 }
+
+/** CRC-32 of Ogg pages: polynomial 0x04c11db7, not reflected, initial value 0 (RFC 3533 §6). */
+const CRC_TABLE = ((): Uint32Array => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let r = i << 24;
+    for (let j = 0; j < 8; j++) r = r & 0x80000000 ? (r << 1) ^ 0x04c11db7 : r << 1;
+    t[i] = r >>> 0;
+  }
+  return t;
+})();
+
+function oggCrc(page: Buffer): number {
+  let crc = 0;
+  for (const b of page) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ b) & 0xff]!) >>> 0;
+  return crc;
+}
+
+/** Ogg pages for one Opus stream, one packet a page: lets ffmpeg decode packets that arrived on the wire. */
+export class OggOpusWriter {
+  private seqNo = 0;
+  private granule = 0n;
+  private readonly serial = 0x76676c31; // 'vgl1'
+
+  /** The two header pages: OpusHead (beginning of stream) and an OpusTags with no comments. */
+  header(opusHead: Buffer): Buffer {
+    const tags = Buffer.concat([Buffer.from('OpusTags', 'latin1'), Buffer.from([5, 0, 0, 0]), Buffer.from('vigil', 'latin1'), Buffer.alloc(4)]);
+    return Buffer.concat([this.page(opusHead, 0x02), this.page(tags, 0)]);
+  }
+
+  packet(packet: Buffer, samples: number): Buffer {
+    this.granule += BigInt(samples);
+    return this.page(packet, 0);
+  }
+
+  private page(packet: Buffer, flags: number): Buffer {
+    const lacing: number[] = [];
+    for (let left = packet.length; ; left -= 255) {
+      lacing.push(Math.min(left, 255));
+      if (left < 255) break;
+    }
+    const h = Buffer.alloc(27 + lacing.length);
+    h.write('OggS', 0, 'latin1');
+    h[5] = flags;
+    h.writeBigInt64LE(flags & 0x02 || this.seqNo === 1 ? 0n : this.granule, 6);
+    h.writeUInt32LE(this.serial, 14);
+    h.writeUInt32LE(this.seqNo++, 18);
+    h[26] = lacing.length;
+    Buffer.from(lacing).copy(h, 27);
+    const page = Buffer.concat([h, packet]);
+    page.writeUInt32LE(oggCrc(page), 22);
+    return page;
+  }
+}

@@ -1,5 +1,6 @@
 // What the console's preview and listen-in get from a live session, turned into the admin protocol's shapes;
 // apart from server.ts, which only finds the session.
+import { OpusPcmDecoder } from '../media/opus-pcm';
 import type { ListenChunk, PreviewFrame } from '../protocol';
 import type { Session } from './session';
 
@@ -15,8 +16,30 @@ export function previewOf(id: string, session: Session | null | undefined): Prev
 export function listenTo(id: string, session: Session | null | undefined, listener: (chunk: ListenChunk) => void): (() => void) | null {
   const audio = session?.init.audio;
   if (!session || !audio) return null;
+  if (audio.codec === 'opus') return listenToOpus(id, session, listener);
   const l = (timestampMs: number, pcm: Buffer): void =>
     listener({ id, timestamp_ms: timestampMs, sample_rate: audio.sampleRate, channels: audio.channels, pcm: pcm.toString('base64') });
   session.audioListeners.add(l);
   return () => session.audioListeners.delete(l);
+}
+
+/**
+ * Opus arrives as packets; the listener wants PCM. One ffmpeg decoder runs while this candidate is listened to,
+ * from its next packet on (a decoder started mid-stream needs no earlier state beyond a few ms of pre-roll).
+ */
+function listenToOpus(id: string, session: Session, listener: (chunk: ListenChunk) => void): (() => void) | null {
+  const head = session.codecConfig.audio;
+  if (!head) return null;
+  const decoder = new OpusPcmDecoder(
+    head,
+    (timestampMs, pcm) => listener({ id, timestamp_ms: timestampMs, sample_rate: 48000, channels: decoder.channels, pcm: pcm.toString('base64') }),
+    () => stop(),
+  );
+  const l = (timestampMs: number, packet: Buffer, samples: number): void => decoder.push(timestampMs, packet, samples);
+  session.opusListeners.add(l);
+  const stop = (): void => {
+    session.opusListeners.delete(l);
+    decoder.close();
+  };
+  return stop;
 }
