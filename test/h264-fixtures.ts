@@ -77,3 +77,17 @@ export async function pictureHashes(file: string, format: 'matroska' | 'h264' = 
 export function annexB(units: AccessUnit[]): Buffer {
   return Buffer.concat(units.flatMap((u) => u.nals.flatMap((n) => [Buffer.from([0, 0, 0, 1]), n])));
 }
+
+/**
+ * What ffmpeg's H.264 decoder says, single-threaded at debug level, about frames it had to invent: a recording
+ * that lost references shows "Frame num gap" (the decoder conceals it, so -xerror alone passes).
+ */
+export async function referenceGaps(file: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('ffmpeg', ['-hide_banner', '-v', 'debug', '-threads', '1', '-i', file, '-map', '0:v', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    p.once('error', reject);
+    p.once('close', () => resolve(err.split('\n').filter((l) => /Frame num gap|[1-9]\d* decoding errors/.test(l))));
+  });
+}
