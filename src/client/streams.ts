@@ -2,8 +2,8 @@
 // H.264 + Opus from ffmpeg encoders plus snapshots for the server's face detection (version 2). Apart from
 // client.ts, which owns the connection and numbers, buffers and sends what this captures.
 import { modeIncludesAudio, modeIncludesVideo, type ModeName, type WelcomeMessage } from '../protocol';
-import { H264Encoder } from '../media/h264-encoder';
-import { OpusEncoder } from '../media/opus-encoder';
+import { H264Encoder, type H264EncoderOptions, type H264Frame } from '../media/h264-encoder';
+import { OpusEncoder, type OpusOutput } from '../media/opus-encoder';
 import { ClientStop, ClientExit } from './exit';
 import { paceAtRealTime } from './pacer';
 import type { Track } from './resend-buffer';
@@ -23,6 +23,17 @@ export interface StreamHost {
   snapshot(captureMs: number, jpeg: Buffer): void;
   stop(reason: ClientStop): void;
 }
+
+/** What the H.264 path needs of its encoders; ffmpeg children by default, pre-encoded media in bench/ingest. */
+export interface Encoders {
+  video(o: H264EncoderOptions): { frames(): AsyncIterable<H264Frame>; snapshots(): AsyncIterable<Buffer>; readonly cpuSeconds: number; close(): void };
+  audio(pcm: AsyncIterable<Buffer>, format: { sampleRate: number; channels: number }): { packets(): AsyncIterable<OpusOutput>; readonly cpuSeconds: number; close(): void };
+}
+
+const FFMPEG_ENCODERS: Encoders = {
+  video: (o) => new H264Encoder(o),
+  audio: (pcm, format) => new OpusEncoder(pcm, format),
+};
 
 export function streamMedia(host: StreamHost): Promise<void> {
   return host.opts.codec === 'h264' ? streamEncoded(host) : streamRaw(host);
@@ -72,12 +83,13 @@ async function streamEncoded(host: StreamHost): Promise<void> {
   const snapMs = host.snapshotIntervalMs();
   const size = host.opts.snapshotSize ?? { width: 320, height: 240 };
   if (video && !video.source.ffmpegInput) throw new ClientStop(ClientExit.usage, 'this video source cannot feed the H.264 encoder; use --codec mjpeg');
+  const encoders = host.opts.encoders ?? FFMPEG_ENCODERS;
   const h264 = video
-    ? new H264Encoder({ input: video.source.ffmpegInput!, width: video.width, height: video.height, fps: video.source.fps, loop, snapshotIntervalMs: snapMs, snapshotWidth: size.width, snapshotHeight: size.height })
+    ? encoders.video({ input: video.source.ffmpegInput!, width: video.width, height: video.height, fps: video.source.fps, loop, snapshotIntervalMs: snapMs, snapshotWidth: size.width, snapshotHeight: size.height })
     : null;
   // Opus is fed by the PCM source as the encoder takes it; the packets are what is paced. A looped file restarts.
   const pcm = audio ? (loop ? repeat(() => audio.chunks(host.opts.audioChunkMs ?? 40), host.signal) : audio.chunks(host.opts.audioChunkMs ?? 40)) : null;
-  const opus = audio && pcm ? new OpusEncoder(pcm, audio.format) : null;
+  const opus = audio && pcm ? encoders.audio(pcm, audio.format) : null;
   let config: Buffer | null = null;
   // After frames were skipped (the mode excluded video) the next one sent must be a keyframe, or it cannot be decoded.
   let needKeyframe = true;

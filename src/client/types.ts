@@ -1,4 +1,5 @@
 import type { HelloMessage } from '../protocol';
+import type { Encoders } from './streams';
 
 /** A source of JPEG frames at a fixed rate (a video file today, a camera later). */
 export interface VideoSource {
@@ -41,6 +42,8 @@ export interface ClientOptions {
   bufferSeconds?: number;
   /** `h264`: H.264 + Opus (protocol version 2, with snapshots for detection). `mjpeg` (default): JPEG + PCM, version 1. */
   codec?: 'h264' | 'mjpeg';
+  /** The H.264 path's encoders; default: libx264 and libopus in ffmpeg children. */
+  encoders?: Encoders;
   /** Snapshot size for the server's face detection (H.264 only). Default 320x240. */
   snapshotSize?: { width: number; height: number };
 }

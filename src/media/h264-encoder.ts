@@ -39,6 +39,17 @@ export interface H264EncoderOptions {
   snapshotHeight: number;
 }
 
+/** The encoder's ffmpeg command line, with the H.264 on pipe:1 and the snapshots (if any) on pipe:3. */
+export function h264EncoderArgs(o: H264EncoderOptions, out = { video: 'pipe:1', snapshots: 'pipe:3' }): string[] {
+    const gop = String(Math.max(1, Math.round(o.fps * 2)));
+  const snap = o.snapshotIntervalMs > 0;
+  const graph = `[0:v]scale=${o.width}:${o.height},fps=${o.fps},format=yuv420p${snap ? `,split=2[v][s];[s]fps=${1000 / o.snapshotIntervalMs},scale=${o.snapshotWidth}:${o.snapshotHeight}[snap]` : '[v]'}`;
+  return ['-nostdin', '-loglevel', 'error', ...(o.loop ? ['-stream_loop', '-1'] : []), ...o.input, '-an', '-sn', '-filter_complex', graph,
+    '-map', '[v]', ...X264_ARGS, '-g', gop, '-f', 'h264', out.video,
+    // q 8 of mjpeg's 2-31: a 320x240 face stays sharp enough for the detector at ~6-8 KB a snapshot.
+    ...(snap ? ['-map', '[snap]', '-c:v', 'mjpeg', '-q:v', '8', '-f', 'image2pipe', out.snapshots] : [])];
+}
+
 export class H264Encoder {
   private readonly child: ChildProcess;
   private stderr = '';
@@ -48,14 +59,7 @@ export class H264Encoder {
   private readonly cpuTimer: NodeJS.Timeout;
 
   constructor(private readonly o: H264EncoderOptions) {
-    const gop = String(Math.max(1, Math.round(o.fps * 2)));
-    const snap = o.snapshotIntervalMs > 0;
-    const graph = `[0:v]scale=${o.width}:${o.height},fps=${o.fps},format=yuv420p${snap ? `,split=2[v][s];[s]fps=${1000 / o.snapshotIntervalMs},scale=${o.snapshotWidth}:${o.snapshotHeight}[snap]` : '[v]'}`;
-    const args = ['-nostdin', '-loglevel', 'error', ...(o.loop ? ['-stream_loop', '-1'] : []), ...o.input, '-an', '-sn', '-filter_complex', graph,
-      '-map', '[v]', ...X264_ARGS, '-g', gop, '-f', 'h264', 'pipe:1',
-      // q 8 of mjpeg's 2-31: a 320x240 face stays sharp enough for the detector at ~6-8 KB a snapshot.
-      ...(snap ? ['-map', '[snap]', '-c:v', 'mjpeg', '-q:v', '8', '-f', 'image2pipe', 'pipe:3'] : [])];
-    this.child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    this.child = spawn('ffmpeg', h264EncoderArgs(o), { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-4000)));
     this.cpuTimer = setInterval(() => void this.cpuSeconds, 500);
     this.cpuTimer.unref();
