@@ -82,10 +82,10 @@ async function streamEncoded(host: StreamHost): Promise<void> {
   const frameMs = video ? 1000 / video.source.fps : 0;
   const snapMs = host.snapshotIntervalMs();
   const size = host.opts.snapshotSize ?? { width: 320, height: 240 };
-  if (video && !video.source.ffmpegInput) throw new ClientStop(ClientExit.usage, 'this video source cannot feed the H.264 encoder; use --codec mjpeg');
+  if (video && !host.opts.encoders && !video.source.ffmpegInput) throw new ClientStop(ClientExit.usage, 'this video source cannot feed the H.264 encoder; use --codec mjpeg');
   const encoders = host.opts.encoders ?? FFMPEG_ENCODERS;
   const h264 = video
-    ? encoders.video({ input: video.source.ffmpegInput!, width: video.width, height: video.height, fps: video.source.fps, loop, snapshotIntervalMs: snapMs, snapshotWidth: size.width, snapshotHeight: size.height })
+    ? encoders.video({ input: video.source.ffmpegInput ?? [], width: video.width, height: video.height, fps: video.source.fps, loop, snapshotIntervalMs: snapMs, snapshotWidth: size.width, snapshotHeight: size.height })
     : null;
   // Opus is fed by the PCM source as the encoder takes it; the packets are what is paced. A looped file restarts.
   const pcm = audio ? (loop ? repeat(() => audio.chunks(host.opts.audioChunkMs ?? 40), host.signal) : audio.chunks(host.opts.audioChunkMs ?? 40)) : null;
