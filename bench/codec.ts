@@ -112,12 +112,8 @@ async function measure(video: string, dir: string): Promise<Row> {
   // The server-decode alternative: every frame decoded, then scaled for the detector at its 5 analyses a second.
   const decodeCpu = await ffmpegCpu(['-threads', '1', '-i', rec, '-an', '-vf', 'fps=5,scale=320:240', '-pix_fmt', 'bgr24', '-f', 'rawvideo', '-y', '/dev/null']);
   // Today's path for comparison: 640x480 JPEG at the client's default quality 80, plus 16 kHz PCM.
-  const jpegBytes = await (async () => {
-    let n = 0;
-    let count = 0;
-    for await (const j of src.frames()) (n += j.length + 12 + FRAMING), count++;
-    return { n, count };
-  })();
+  let jpegWire = 0;
+  for await (const j of src.frames()) jpegWire += j.length + 12 + FRAMING;
   const kbps = (bytes: number): number => (bytes * 8) / 1000 / seconds;
   const h264Bytes = frames.reduce((n, f) => n + f.data.length + 13 + FRAMING, 0);
   const snapBytes = snaps.reduce((n, s) => n + s.length + 8 + FRAMING, 0);
@@ -130,7 +126,7 @@ async function measure(video: string, dir: string): Promise<Row> {
     snapshotKbps: kbps(snapBytes),
     opusKbps: kbps(opusBytes),
     wireKbps: kbps(h264Bytes + snapBytes + opusBytes),
-    mjpegWireKbps: kbps(jpegBytes.n) + pcmKbps,
+    mjpegWireKbps: kbps(jpegWire) + pcmKbps,
     mbPerHour: (statSync(rec).size / seconds) * 3600 / 1e6,
     ssim,
     x264Cpu: x264Cpu / seconds,

@@ -65,7 +65,7 @@ describe('H.264 + Opus candidates (protocol version 2)', () => {
     for (const [i, p] of [h1, h2, h3].entries()) p.send(helloV2(`h${i + 1}`));
     j1.hello('j1', { accepts: ['receipt'] });
     const welcomes = await Promise.all(peers.map((p) => p.waitFor('welcome')));
-    assert.equal(welcomes[0]!.snapshotIntervalMs, 0, 'no detector here: no snapshots wanted');
+    assert.equal(welcomes[0]!.snapshotIntervalMs, 1000, 'no detector here: a snapshot a second, for the preview');
     assert.equal(welcomes[3]!.snapshotIntervalMs, undefined, 'a version-1 WELCOME has no snapshot field');
     for (const p of [h1, h2, h3]) for (const m of v2Messages(v, a)) p.send(m);
     for (let i = 0; i < 30; i++) {

@@ -25,21 +25,30 @@ export function listenTo(id: string, session: Session | null | undefined, listen
 
 /**
  * Opus arrives as packets; the listener wants PCM. One ffmpeg decoder runs while this candidate is listened to,
- * from its next packet on (a decoder started mid-stream needs no earlier state beyond a few ms of pre-roll).
+ * started at the first packet after the OpusHead is known (a decoder started mid-stream needs no earlier state).
  */
-function listenToOpus(id: string, session: Session, listener: (chunk: ListenChunk) => void): (() => void) | null {
-  const head = session.codecConfig.audio;
-  if (!head) return null;
-  const decoder = new OpusPcmDecoder(
-    head,
-    (timestampMs, pcm) => listener({ id, timestamp_ms: timestampMs, sample_rate: 48000, channels: decoder.channels, pcm: pcm.toString('base64') }),
-    () => stop(),
-  );
-  const l = (timestampMs: number, packet: Buffer, samples: number): void => decoder.push(timestampMs, packet, samples);
-  session.opusListeners.add(l);
-  const stop = (): void => {
-    session.opusListeners.delete(l);
-    decoder.close();
+function listenToOpus(id: string, session: Session, listener: (chunk: ListenChunk) => void): () => void {
+  let decoder: OpusPcmDecoder | null = null;
+  let failed = false;
+  const l = (timestampMs: number, packet: Buffer, samples: number): void => {
+    const head = session.codecConfig.audio;
+    if (!decoder && head && !failed) {
+      const d = new OpusPcmDecoder(
+        head,
+        (ts, pcm) => listener({ id, timestamp_ms: ts, sample_rate: 48000, channels: d.channels, pcm: pcm.toString('base64') }),
+        () => {
+          // The listener hears silence rather than a stream that claims to be live; the recording is untouched.
+          failed = true;
+          d.close();
+        },
+      );
+      decoder = d;
+    }
+    decoder?.push(timestampMs, packet, samples);
   };
-  return stop;
+  session.opusListeners.add(l);
+  return () => {
+    session.opusListeners.delete(l);
+    decoder?.close();
+  };
 }

@@ -10,14 +10,17 @@ import type { Session } from './session';
 const JPEG_SOI = 0xffd8;
 /** Detection needs at least 3 pictures a second; more than 4 costs wire bits the verdicts do not need. */
 const MIN_SNAPSHOT_INTERVAL_MS = 250;
+const PREVIEW_ONLY_SNAPSHOT_MS = 1000;
 
 /**
  * The WELCOME field a version-2 client gets (a version-1 client gets none: its decoder refuses extra bytes): how
- * often to send a snapshot of its H.264 camera, 0 when detection is off or the camera is JPEG.
+ * often to send a snapshot of its H.264 camera; 0 when the camera is JPEG (every frame is a picture already).
  */
 export function snapshotIntervalFor(hello: HelloMessage, analyzeIntervalMs: number | null): { snapshotIntervalMs?: number } {
   if (hello.version < 2) return {};
-  if (hello.video?.codec !== 'h264' || analyzeIntervalMs === null) return { snapshotIntervalMs: 0 };
+  if (hello.video?.codec !== 'h264') return { snapshotIntervalMs: 0 };
+  // Without detection, one a second still gives the console's preview a picture (the server never decodes H.264).
+  if (analyzeIntervalMs === null) return { snapshotIntervalMs: PREVIEW_ONLY_SNAPSHOT_MS };
   return { snapshotIntervalMs: Math.round(Math.max(analyzeIntervalMs, MIN_SNAPSHOT_INTERVAL_MS)) };
 }
 
