@@ -41,7 +41,7 @@ test('vigil client --codec h264: H.264 + Opus recorded frame for frame, incident
   assert.equal(facts.decodeErrors, '');
   assert.deepEqual(await referenceGaps(file), []);
   // Each labelled segment's incident within a second of its cut, as tests/e2e-incidents requires of JPEG.
-  const closed = readFileSync(path.join(sdir, 'incidents.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; kind: string; start_s: number; end_s: number }).filter((e) => e.event === 'close');
+  const closed = readFileSync(path.join(sdir, 'incidents.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; kind: string; start_s: number; end_s: number }).filter((e) => e.event === 'close' && e.kind !== 'speech');
   const cuts: Array<[string, number, number]> = [['no_face', 6, 12], ['misaligned', 12, 18], ['multiple_faces', 18, 24]];
   assert.deepEqual(closed.map((e) => e.kind), cuts.map(([k]) => k));
   cuts.forEach(([kind, start, end], i) => assert.ok(Math.abs(closed[i]!.start_s - start) <= 1 && Math.abs(closed[i]!.end_s - end) <= 1, `${kind}: ${closed[i]!.start_s}-${closed[i]!.end_s}`));
@@ -76,4 +76,18 @@ test('an H.264 client that loses its link mid-GOP resumes at a keyframe: the rec
   assert.equal(facts.video?.packets, Number(sent![1]), 'every frame sent is in the recording');
   assert.equal(facts.decodeErrors, '');
   assert.deepEqual(await referenceGaps(file), [], 'no frame refers to a picture the recording lacks');
+});
+
+test('an Opus candidate gets its speech incidents: the server decodes its packets to 16 kHz for voice activity', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const server = await startServer(t, dir, ['--detector', 'none']);
+  const r = await runVigil(t, clientArgs(server.port, 'talker', null, audio('speech-silence-speech.wav'), H264)).done;
+  assert.equal(r.code, 0, r.stderr);
+  const sdir = onlySession(dir, 'talker');
+  const speech = readFileSync(path.join(sdir, 'incidents.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; kind: string; start_s: number; end_s: number }).filter((e) => e.event === 'close' && e.kind === 'speech');
+  // The labels of speech-silence-speech.wav (../shared/media/audio/segments.csv), as the PCM path's test has them.
+  const labels = [[0, 5.97], [10.97, 15.491]];
+  assert.equal(speech.length, 2, JSON.stringify(speech));
+  speech.forEach((inc, i) => assert.ok(Math.abs(inc.start_s - labels[i]![0]!) <= 0.5 && Math.abs(inc.end_s - labels[i]![1]!) <= 0.5, `speech ${i + 1}: ${inc.start_s}-${inc.end_s}`));
+  assert.equal(readJson<SessionRecord>(path.join(sdir, 'session.json')).audio?.codec, 'opus');
 });

@@ -50,7 +50,13 @@ async function decodeErrors(file: string): Promise<string> {
   return (await execText('ffmpeg', ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-'], true)).trim();
 }
 
-function recordingOf(dir: string, id: string): string {
+/** The recording once the session has ended and its incident subtitle track (speech opens incidents) is muxed in. */
+async function recordingOf(dir: string, id: string): Promise<string> {
+  const rec = (): { ended: string; incidents: number; subtitle_track: boolean; subtitle_error: string | null } => readJson(path.join(sessionDirOf(dir, id), SESSION_FILE));
+  await waitUntil(`${id}'s recording finalised`, () => {
+    const r = rec();
+    return r.ended !== 'in_progress' && (r.incidents === 0 || r.subtitle_track || r.subtitle_error !== null);
+  }, { seen: rec });
   return path.join(sessionDirOf(dir, id), RECORDING_FILE);
 }
 
@@ -79,8 +85,9 @@ describe('H.264 + Opus candidates (protocol version 2)', () => {
       assert.equal(r.audio.messages, a.packets.length);
     }
     for (const id of ['h1', 'h2', 'h3']) {
-      const file = recordingOf(dir, id);
-      assert.equal((await execText('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', file])).trim(), 'h264\nopus');
+      const file = await recordingOf(dir, id);
+      // (A subtitle track follows when the speech opened incidents.)
+      assert.match((await execText('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', file])).trim(), /^h264\nopus(\nsubrip)?$/);
       assert.deepEqual(await packets(file, 'v'), v.frames.map((f) => f.data.length));
       assert.deepEqual(await packets(file, 'a'), a.packets.map((p) => p.data.length));
       assert.ok((await streamBytes(file, 'v')).equals(Buffer.concat(v.frames.map((f) => f.data))), `${id}: video bytes as sent`);
@@ -96,7 +103,7 @@ describe('H.264 + Opus candidates (protocol version 2)', () => {
       const [sv, sa] = starts.trim().split('\n').map(Number);
       assert.ok(Math.abs(sv! - sa!) <= 0.1, `start offset ${sv} vs ${sa}`);
     }
-    const jfile = recordingOf(dir, 'j1');
+    const jfile = await recordingOf(dir, 'j1');
     assert.equal((await packets(jfile, 'v')).length, 30);
     assert.equal((await execText('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', jfile])).trim(), 'mjpeg\npcm_s16le');
   });
@@ -125,7 +132,7 @@ describe('H.264 + Opus candidates (protocol version 2)', () => {
     for (const m of resend) third.send(m);
     third.send({ type: 'bye', reason: 'normal', code: 1000, text: '' });
     await third.waitFor('receipt');
-    const file = recordingOf(dir, 'r1');
+    const file = await recordingOf(dir, 'r1');
     assert.equal(await decodeErrors(file), '');
     // ffmpeg conceals a missing reference silently (-xerror passes), so compare pictures: every recorded frame
     // decodes to exactly what the uninterrupted stream shows at that frame.
@@ -180,6 +187,6 @@ describe('H.264 + Opus candidates (protocol version 2)', () => {
     assert.equal(r.video.messages, v.frames.length);
     assert.equal(r.audio.messages, a.packets.length);
     assert.equal((await good.bye()).reason, 'normal');
-    assert.equal(await decodeErrors(recordingOf(dir, 'good')), '');
+    assert.equal(await decodeErrors(await recordingOf(dir, 'good')), '');
   });
 });

@@ -2,9 +2,9 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { OggOpusWriter, parseOpusHead } from './ogg-opus';
 
 /**
- * Opus packets in, 48 kHz s16le PCM out, through an ffmpeg child: for listening in on one candidate, started
- * when someone listens and stopped when they stop, never for every candidate. PCM chunks are timed from the
- * first packet's capture time plus the samples decoded so far (the encoder's pre-skip already removed).
+ * Opus packets in, s16le PCM out (48 kHz for listening, 16 kHz for voice activity), through an ffmpeg child. PCM
+ * chunks are timed from the first packet's capture time plus the samples decoded so far (the encoder's pre-skip
+ * already removed). ffmpeg is told not to probe or buffer, so PCM follows packets within a few tens of ms.
  */
 export class OpusPcmDecoder {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -14,14 +14,22 @@ export class OpusPcmDecoder {
   private closed = false;
   readonly channels: number;
 
-  constructor(opusHead: Buffer, onPcm: (timestampMs: number, pcm: Buffer) => void, onError: (err: Error) => void) {
-    this.channels = parseOpusHead(opusHead).channels;
-    this.child = spawn('ffmpeg', ['-hide_banner', '-v', 'error', '-f', 'ogg', '-i', 'pipe:0', '-f', 's16le', '-ac', String(this.channels), '-ar', '48000', 'pipe:1'], { stdio: 'pipe' });
+  constructor(
+    opusHead: Buffer,
+    onPcm: (timestampMs: number, pcm: Buffer) => void,
+    onError: (err: Error) => void,
+    readonly rate = 48000,
+    mono = false,
+  ) {
+    this.channels = mono ? 1 : parseOpusHead(opusHead).channels;
+    const args = ['-hide_banner', '-v', 'error', '-probesize', '4096', '-analyzeduration', '0', '-fflags', 'nobuffer', '-f', 'ogg', '-i', 'pipe:0',
+      '-f', 's16le', '-ac', String(this.channels), '-ar', String(rate), '-flush_packets', '1', 'pipe:1'];
+    this.child = spawn('ffmpeg', args, { stdio: 'pipe' });
     this.child.once('error', (err) => this.closed || onError(err));
     this.child.stdin.on('error', () => undefined); // the child exiting first is reported through 'exit'
     this.child.once('exit', (code) => this.closed || onError(new Error(`the Opus decoder (ffmpeg) exited with code ${code}`)));
     this.child.stdout.on('data', (pcm: Buffer) => {
-      const ts = (this.startMs ?? 0) + (this.samplesOut * 1000) / 48000;
+      const ts = (this.startMs ?? 0) + (this.samplesOut * 1000) / this.rate;
       this.samplesOut += pcm.length / 2 / this.channels;
       onPcm(ts, pcm);
     });
@@ -34,10 +42,27 @@ export class OpusPcmDecoder {
     this.child.stdin.write(this.ogg.packet(packet, samples));
   }
 
+  /** Ends the input and waits (at most `timeoutMs`) for the PCM of the packets already pushed. */
+  async drain(timeoutMs = 2_000): Promise<void> {
+    if (this.closed) return;
+    // Closed for pushes and for errors (its exit is now expected); its PCM still comes out until it exits.
+    this.closed = true;
+    const exited = new Promise<void>((resolve) => this.child.once('close', () => resolve()));
+    this.child.stdin.end();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    this.kill();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.kill();
+  }
+
+  private kill(): void {
     this.child.stdin.end();
-    this.child.kill('SIGTERM');
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
   }
 }

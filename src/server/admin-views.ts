@@ -31,7 +31,7 @@ function listenToOpus(id: string, session: Session, listener: (chunk: ListenChun
   let decoder: OpusPcmDecoder | null = null;
   let failed = false;
   const l = (timestampMs: number, packet: Buffer, samples: number): void => {
-    const head = session.codecConfig.audio;
+    const head = session.codecs.config.audio;
     if (!decoder && head && !failed) {
       const d = new OpusPcmDecoder(
         head,
@@ -46,9 +46,9 @@ function listenToOpus(id: string, session: Session, listener: (chunk: ListenChun
     }
     decoder?.push(timestampMs, packet, samples);
   };
-  session.opusListeners.add(l);
+  session.codecs.opusListeners.add(l);
   return () => {
-    session.opusListeners.delete(l);
+    session.codecs.opusListeners.delete(l);
     decoder?.close();
   };
 }

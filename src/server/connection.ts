@@ -205,6 +205,10 @@ export class CandidateConnection {
         }
         this.session = admission.session;
         this.state = 'open';
+        admission.session.codecs.hooks = {
+          events: (e) => this.publishIncidents(e),
+          failed: (err) => this.log.error({ err }, 'speech detection stopped for this candidate: its Opus decoder failed'),
+        };
         const s = this.host.settings;
         if (s.analyzer && hello.video) {
           // While detection is down every frame is refused; the outage itself is logged once, not per frame.

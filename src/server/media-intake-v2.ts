@@ -51,7 +51,7 @@ export function applyCodecConfig(hello: HelloMessage, session: Session, msg: Cod
     if (err instanceof H264Error || err instanceof OpusError) throw new ProtocolError('VIGIL_ERR_CODEC_CONFIG', err.message);
     throw err;
   }
-  const current = session.codecConfig[msg.track];
+  const current = session.codecs.config[msg.track];
   if (current?.equals(msg.data)) return; // a resumed client repeats its configuration
   if (current && (msg.track === 'audio' ? session.lastAudioSeq : session.lastVideoSeq) >= 0) {
     // Matroska has one CodecPrivate per track: frames already recorded were coded against the old one.
@@ -64,7 +64,7 @@ export function applyCodecConfig(hello: HelloMessage, session: Session, msg: Cod
 /** Checks and records an H264_FRAME; false for a harmless repeat that was not recorded. */
 export function recordH264Frame(hello: HelloMessage, session: Session, msg: H264FrameMessage, intake: H264Intake, maxClockLeadMs: number): boolean {
   if (hello.video?.codec !== 'h264') throw new ProtocolError('VIGIL_ERR_MALFORMED', `H264_FRAME sent, but HELLO declared ${hello.video ? hello.video.codec : 'no'} video`);
-  if (!session.codecConfig.video) throw new ProtocolError('VIGIL_ERR_CODEC_CONFIG', `H264_FRAME ${msg.seq} arrived before any CODEC_CONFIG (avcC) for the video track`);
+  if (!session.codecs.config.video) throw new ProtocolError('VIGIL_ERR_CODEC_CONFIG', `H264_FRAME ${msg.seq} arrived before any CODEC_CONFIG (avcC) for the video track`);
   try {
     splitLengthPrefixed(msg.data);
   } catch (err) {
@@ -89,7 +89,7 @@ export function recordH264Frame(hello: HelloMessage, session: Session, msg: H264
 
 export function recordOpusPacket(hello: HelloMessage, session: Session, msg: OpusPacketMessage, maxClockLeadMs: number): void {
   if (hello.audio?.codec !== 'opus') throw new ProtocolError('VIGIL_ERR_MALFORMED', `OPUS_PACKET sent, but HELLO declared ${hello.audio ? hello.audio.codec : 'no'} audio`);
-  if (!session.codecConfig.audio) throw new ProtocolError('VIGIL_ERR_CODEC_CONFIG', `OPUS_PACKET ${msg.seq} arrived before any CODEC_CONFIG (OpusHead) for the audio track`);
+  if (!session.codecs.config.audio) throw new ProtocolError('VIGIL_ERR_CODEC_CONFIG', `OPUS_PACKET ${msg.seq} arrived before any CODEC_CONFIG (OpusHead) for the audio track`);
   let samples: number;
   try {
     samples = opusPacketSamples(msg.data);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { IncidentIds, IncidentTracker, type IncidentEvent } from '../detect/incidents';
 import { VoiceActivityDetector } from '../detect/vad';
 import { MkvWriter } from '../media/mkv-writer';
+
 import { muxSubtitles } from '../media/subtitles';
 import { VTT_HEADER } from '../media/webvtt';
 import { RecordingWriteError } from '../media/write-error';
@@ -12,6 +13,7 @@ import type { FrameAnalysis } from './frame-slot';
 import { sessionDir } from './ids';
 import { MediaLedger } from './media-ledger';
 import { RateWindow } from './rate-window';
+import { SessionCodecs } from './session-codecs';
 import { round, sessionRecord } from './session-record';
 import {
   INCIDENTS_FILE,
@@ -105,8 +107,10 @@ export class Session {
     const ids = new IncidentIds();
     this.tracker = new IncidentTracker(init.incidentAfterS, ids);
     this.speechTracker = new IncidentTracker(init.speechAfterS, ids);
-    // Speech detection reads PCM; an Opus track would need a decoder per candidate (see README, H.264 + Opus).
-    this.vad = init.audio?.codec === 'pcm_s16le' ? new VoiceActivityDetector(init.audio.sampleRate, init.audio.channels) : null;
+    // Opus is decoded to 16 kHz mono for it.
+    const a = init.audio;
+    this.vad = a ? (a.codec === 'opus' ? new VoiceActivityDetector(16000, 1) : new VoiceActivityDetector(a.sampleRate, a.channels)) : null;
+    this.codecs = new SessionCodecs(a?.codec === 'opus' ? (ts, pcm) => this.speech(ts, pcm, 16000, 1) : null);
   }
 
   /**
@@ -194,20 +198,19 @@ export class Session {
     this.writer.writeVideo(timestampMs, frame, this.frameMs, keyframe);
   }
 
-  /** The codec configuration of each compressed track as last written to the recording, and its listeners. */
-  readonly codecConfig: { video: Buffer | null; audio: Buffer | null } = { video: null, audio: null };
-  readonly opusListeners = new Set<(timestampMs: number, packet: Buffer, samples: number) => void>();
+  /** Codec configurations as recorded, Opus listeners and Opus speech decoding (session-codecs.ts). */
+  readonly codecs: SessionCodecs;
 
   configure(track: 'video' | 'audio', data: Buffer, codecDelayNs: number | null): void {
-    this.codecConfig[track] = data;
     this.writer.setCodecPrivate(track, data, codecDelayNs);
+    this.codecs.configured(track, data);
   }
 
   recordOpus(timestampMs: number, packet: Buffer, samples: number): void {
     this.audioChunksReceived++;
     this.audioRate.add(packet.length);
     this.writer.writeOpus(timestampMs, packet, samples);
-    for (const l of this.opusListeners) l(timestampMs, packet, samples);
+    this.codecs.packet(timestampMs, packet, samples);
   }
 
   /** Records one chunk and runs voice activity over it; returns the speech incidents it opened or closed. */
@@ -216,8 +219,13 @@ export class Session {
     this.audioRate.add(pcm.length);
     this.writer.writeAudio(timestampMs, pcm);
     for (const l of this.audioListeners) l(timestampMs, pcm);
+    return this.speech(timestampMs, pcm, this.init.audio!.sampleRate, this.init.audio!.channels);
+  }
+
+  /** Voice activity over PCM; returns the speech incidents it opened or closed. */
+  private speech(timestampMs: number, pcm: Buffer, rate: number, channels: number): IncidentEvent[] {
     if (!this.vad) return [];
-    this.audioEndS = Math.max(this.audioEndS, timestampMs / 1000 + pcm.length / 2 / this.init.audio!.channels / this.init.audio!.sampleRate);
+    this.audioEndS = Math.max(this.audioEndS, timestampMs / 1000 + pcm.length / 2 / channels / rate);
     const events: IncidentEvent[] = [];
     for (const f of this.vad.push(pcm, timestampMs / 1000)) {
       this.speaking = f.speech;
@@ -352,6 +360,7 @@ export class Session {
   finish(ended: string): Promise<SessionRecord> {
     this.finishing ??= (async () => {
       if (this.refreshTimer) clearInterval(this.refreshTimer);
+      await this.codecs.close();
       // An incident still open ends where the media received ends (written or not: the timeline is the session's).
       this.recordIncidents(this.tracker.finish(Math.max(this.writer.acceptedEndS, 0)));
       // Speech still open ends where the audio ends, which may be well before the video does.
