@@ -62,6 +62,7 @@ interface Row {
   x264Cpu: number;
   opusCpu: number;
   decodeCpu: number;
+  opusDecodeCpu: number;
   snapshotBytes: number;
   snaps: Buffer[];
 }
@@ -111,6 +112,8 @@ async function measure(video: string, dir: string): Promise<Row> {
   const ssim = Number(/SSIM .*All:([\d.]+)/.exec(ssimLog)?.[1] ?? NaN);
   // The server-decode alternative: every frame decoded, then scaled for the detector at its 5 analyses a second.
   const decodeCpu = await ffmpegCpu(['-threads', '1', '-i', rec, '-an', '-vf', 'fps=5,scale=320:240', '-pix_fmt', 'bgr24', '-f', 'rawvideo', '-y', '/dev/null']);
+  // What the server does spend per Opus candidate: its packets decoded to 16 kHz mono for voice activity.
+  const opusDecodeCpu = await ffmpegCpu(['-probesize', '4096', '-analyzeduration', '0', '-i', rec, '-map', '0:a', '-ac', '1', '-ar', '16000', '-f', 's16le', '/dev/null']);
   // Today's path for comparison: 640x480 JPEG at the client's default quality 80, plus 16 kHz PCM.
   let jpegWire = 0;
   for await (const j of src.frames()) jpegWire += j.length + 12 + FRAMING;
@@ -132,6 +135,7 @@ async function measure(video: string, dir: string): Promise<Row> {
     x264Cpu: x264Cpu / seconds,
     opusCpu: opusCpu / seconds,
     decodeCpu: decodeCpu / seconds,
+    opusDecodeCpu: opusDecodeCpu / seconds,
     snapshotBytes: snaps.length ? snapBytes / snaps.length : 0,
     snaps,
   };
@@ -168,11 +172,11 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const mean = (f: (r: Row) => number): number => rows.reduce((n, r) => n + f(r), 0) / rows.length;
-  const header = ['video', 's', 'H.264 kbit/s', 'snapshots kbit/s', 'Opus kbit/s', 'wire kbit/s (all)', 'JPEG+PCM wire kbit/s', 'recording MB/hour', 'SSIM', 'x264 + snapshots CPU % (client)', 'Opus CPU % (client)', 'server decode CPU % per candidate'];
+  const header = ['video', 's', 'H.264 kbit/s', 'snapshots kbit/s', 'Opus kbit/s', 'wire kbit/s (all)', 'JPEG+PCM wire kbit/s', 'recording MB/hour', 'SSIM', 'x264 + snapshots CPU % (client)', 'Opus CPU % (client)', 'server: H.264 decode CPU % per candidate (not done)', 'server: Opus decode for speech CPU %'];
   const cells = (r: Row | null): Array<string | number> => {
     const g = (f: (r: Row) => number): number => (r ? f(r) : mean(f));
     return [r ? r.video : 'mean', fmt(g((x) => x.seconds), 0), fmt(g((x) => x.h264Kbps)), fmt(g((x) => x.snapshotKbps)), fmt(g((x) => x.opusKbps)), fmt(g((x) => x.wireKbps)), fmt(g((x) => x.mjpegWireKbps)),
-      fmt(g((x) => x.mbPerHour)), fmt(g((x) => x.ssim), 3), fmt(g((x) => x.x264Cpu * 100), 1), fmt(g((x) => x.opusCpu * 100), 1), fmt(g((x) => x.decodeCpu * 100), 1)];
+      fmt(g((x) => x.mbPerHour)), fmt(g((x) => x.ssim), 3), fmt(g((x) => x.x264Cpu * 100), 1), fmt(g((x) => x.opusCpu * 100), 1), fmt(g((x) => x.decodeCpu * 100), 1), fmt(g((x) => x.opusDecodeCpu * 100), 2)];
   };
   const decode = mean((r) => r.decodeCpu);
   const cv = loadOpenCV();
@@ -188,7 +192,9 @@ async function main(): Promise<void> {
       `decoded, and scaled for the detector), so ${fmt(decode * 100, 2)} cores for 100 candidates, taken from the two cores ` +
       `the detectors need; snapshots cost the server no decoding beyond the small JPEG the detector reads anyway (its cost per ` +
       `frame is about the same at 320x240 as at 640x480, see bench/detect), and cost ${fmt(mean((r) => r.snapshotKbps), 0)} kbit/s of the wire budget ` +
-      `and a share of the client's encoder CPU above. Snapshots are the choice.`,
+      `and a share of the client's encoder CPU above. Snapshots are the choice. The server does decode each Opus ` +
+      `candidate's audio, to 16 kHz for voice activity: ${fmt(mean((r) => r.opusDecodeCpu) * 100, 2)} % of a core each, ` +
+      `ffmpeg's start-up included.`,
     '',
     'Detector (dnn) verdicts on the snapshots the client sends, by labelled segment of the sample videos (per snapshot, before ' +
       'the incident debounce; compare bench/detect\'s per-frame figures at 640x480 and 320x240, where the unshifted ' +
