@@ -338,7 +338,7 @@ async function main(): Promise<void> {
   if (encodedFile) saveEncoded(encodedFile, await encodeSample(samplePcm(), 250));
   const avgKB = jpegs.reduce((a, j) => a + j.length, 0) / jpegs.length / 1024;
   const media = encodedFile
-    ? 'H.264 640x480 at 15 fps (libx264 as `vigil client --codec h264` runs it, encoded once and replayed), 320x240 JPEG snapshots at the rate WELCOME asks for, and 24 kbit/s Opus in 20 ms packets'
+    ? 'H.264 640x480 at 15 fps (libx264 as `vigil client --codec h264` runs it, encoded once and replayed), 320x240 JPEG snapshots at the rate WELCOME asks for, and 24 kbit/s Opus in 40 ms packets'
     : `640x480 JPEG (${avgKB.toFixed(1)} KB average, encoded once and replayed) at 15 fps plus 16 kHz mono audio in 40 ms chunks`;
   const intro =
     `Each candidate streams ${media} for ${SECONDS} s to a real \`vigil serve\`; the candidates are the real client code in ${CLIENT_PROCS} ` +

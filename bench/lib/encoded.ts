@@ -91,8 +91,9 @@ export function replayEncoders(e: EncodedSample, seconds: number): Encoders & { 
     audio: () => ({
       async *packets() {
         yield { type: 'head' as const, head: e.opusHead, channels: 1 };
-        for (let i = 0; i < seconds * 50; i++) {
+        for (let i = 0, samples = 0; samples < seconds * 48000; i++) {
           const p = e.packets[i % e.packets.length]!;
+          samples += p.samples;
           yield { type: 'packet' as const, packet: p.data, samples: p.samples };
         }
       },

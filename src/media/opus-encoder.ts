@@ -6,10 +6,10 @@ import { MediaProbeError } from './probe';
 
 /*
  * PCM through libopus: mono, 24 kbit/s, `-application voip` (speech-tuned, with the encoder's own noise
- * handling), 20 ms packets. 24 kbit/s is wideband speech that a proctor understands at once; above 32 kbit/s
+ * handling), 40 ms packets. 24 kbit/s is wideband speech that a proctor understands at once; above 32 kbit/s
  * buys nothing for one voice. Each Ogg page carries one packet so packets leave as they are made.
  */
-export const OPUS_ARGS = ['-ac', '1', '-c:a', 'libopus', '-b:a', '24k', '-application', 'voip', '-frame_duration', '20', '-page_duration', '20000', '-flush_packets', '1'];
+export const OPUS_ARGS = ['-ac', '1', '-c:a', 'libopus', '-b:a', '24k', '-application', 'voip', '-frame_duration', '40', '-page_duration', '40000', '-flush_packets', '1'];
 
 export type OpusOutput = { type: 'head'; head: Buffer; channels: number } | { type: 'packet'; packet: Buffer; samples: number };
 
