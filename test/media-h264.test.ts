@@ -139,4 +139,15 @@ describe('Matroska with H.264 and Opus', () => {
     }
     await w.finalize();
   });
+
+  test('a recording that got no media is still a file ffprobe opens (an empty cluster), for either codec set', async (t) => {
+    const dir = tempDir(t);
+    for (const [i, tracks] of [[{ codec: 'h264', width: 640, height: 480 }, { codec: 'opus', sampleRate: 48000, channels: 1 }], [{ width: 64, height: 48 }, { sampleRate: 16000, channels: 1 }]].entries()) {
+      const file = path.join(dir, `empty-${i}.mkv`);
+      const w = await MkvWriter.create(file, { video: tracks[0] as { width: number; height: number }, audio: tracks[1] as { sampleRate: number; channels: number }, title: 't', startedAt: new Date(), writingApp: 'vigil-test' });
+      await w.finalize();
+      assert.equal(await codecs(file), i === 0 ? 'h264,opus' : 'mjpeg,pcm_s16le');
+      assert.deepEqual(await packetSizes(file, 'v'), []);
+    }
+  });
 });

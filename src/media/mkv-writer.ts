@@ -116,6 +116,7 @@ export class MkvWriter {
   private reserveAt = { video: -1, audio: -1 };
   /** H.264: clusters start at keyframes and only those clusters are cued, so every seek lands on an IDR. */
   private readonly keyframeCues: boolean;
+  private clustered = false;
 
   private constructor(
     private readonly sink: FileSink,
@@ -272,6 +273,7 @@ export class MkvWriter {
     s.append(E.UNKNOWN_SIZE);
     s.append(E.uint(ID.Timestamp, ts));
     this.clusterTs = ts;
+    this.clustered = true;
     if (startsCue || !this.keyframeCues) this.cues.push({ ts, pos: this.clusterPos - this.segmentDataStart });
     return 0;
   }
@@ -336,6 +338,8 @@ export class MkvWriter {
     // Everything queued must land (or fail) before deciding between the two endings.
     await s.flush().catch(() => undefined);
     if (!s.failed) {
+      // ffmpeg cannot open a Matroska file without a Cluster: a recording that got no media still gets an empty one.
+      if (this.cues.length === 0 && this.clusterPos < 0 && !this.clustered) this.clusterFor(0, false);
       this.closeCluster();
       // With H.264, only clusters that open with an IDR are cued, and those on the video track.
       const cueTrack = this.videoTrack || this.audioTrack;

@@ -4,7 +4,9 @@ import { OggOpusWriter, parseOpusHead } from './ogg-opus';
 /**
  * Opus packets in, s16le PCM out (48 kHz for listening, 16 kHz for voice activity), through an ffmpeg child. PCM
  * chunks are timed from the first packet's capture time plus the samples decoded so far (the encoder's pre-skip
- * already removed). ffmpeg is told not to probe or buffer, so PCM follows packets within a few tens of ms.
+ * already removed). ffmpeg is told not to probe. `live` (listening) flushes every packet each way, so PCM follows
+ * within tens of ms; otherwise (voice activity, one decoder per candidate) packets go in batches of 5 and PCM
+ * comes out in ffmpeg's 32 KB writes: a second behind, for a fraction of the wake-ups.
  */
 export class OpusPcmDecoder {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -20,10 +22,11 @@ export class OpusPcmDecoder {
     onError: (err: Error) => void,
     readonly rate = 48000,
     mono = false,
+    private readonly live = true,
   ) {
     this.channels = mono ? 1 : parseOpusHead(opusHead).channels;
     const args = ['-hide_banner', '-v', 'error', '-probesize', '4096', '-analyzeduration', '0', '-fflags', 'nobuffer', '-f', 'ogg', '-i', 'pipe:0',
-      '-f', 's16le', '-ac', String(this.channels), '-ar', String(rate), '-flush_packets', '1', 'pipe:1'];
+      '-f', 's16le', '-ac', String(this.channels), '-ar', String(rate), ...(live ? ['-flush_packets', '1'] : []), 'pipe:1'];
     this.child = spawn('ffmpeg', args, { stdio: 'pipe' });
     this.child.once('error', (err) => this.closed || onError(err));
     this.child.stdin.on('error', () => undefined); // the child exiting first is reported through 'exit'
@@ -36,16 +39,26 @@ export class OpusPcmDecoder {
     this.child.stdin.write(this.ogg.header(opusHead));
   }
 
+  private batch: Buffer[] = [];
+
   push(timestampMs: number, packet: Buffer, samples: number): void {
     if (this.closed) return;
     this.startMs ??= timestampMs;
-    this.child.stdin.write(this.ogg.packet(packet, samples));
+    this.batch.push(this.ogg.packet(packet, samples));
+    if (this.live || this.batch.length >= 5) this.flush();
+  }
+
+  private flush(): void {
+    if (this.batch.length === 0) return;
+    this.child.stdin.write(this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch));
+    this.batch = [];
   }
 
   /** Ends the input and waits (at most `timeoutMs`) for the PCM of the packets already pushed. */
   async drain(timeoutMs = 2_000): Promise<void> {
     if (this.closed) return;
     // Closed for pushes and for errors (its exit is now expected); its PCM still comes out until it exits.
+    this.flush();
     this.closed = true;
     const exited = new Promise<void>((resolve) => this.child.once('close', () => resolve()));
     this.child.stdin.end();

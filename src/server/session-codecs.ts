@@ -36,6 +36,7 @@ export class SessionCodecs {
       (err) => this.hooks?.failed(err),
       16000,
       true,
+      false,
     );
   }
 

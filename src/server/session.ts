@@ -3,7 +3,6 @@ import path from 'node:path';
 import { IncidentIds, IncidentTracker, type IncidentEvent } from '../detect/incidents';
 import { VoiceActivityDetector } from '../detect/vad';
 import { MkvWriter } from '../media/mkv-writer';
-
 import { muxSubtitles } from '../media/subtitles';
 import { VTT_HEADER } from '../media/webvtt';
 import { RecordingWriteError } from '../media/write-error';
@@ -200,7 +199,6 @@ export class Session {
 
   /** Codec configurations as recorded, Opus listeners and Opus speech decoding (session-codecs.ts). */
   readonly codecs: SessionCodecs;
-
   configure(track: 'video' | 'audio', data: Buffer, codecDelayNs: number | null): void {
     this.writer.setCodecPrivate(track, data, codecDelayNs);
     this.codecs.configured(track, data);
