@@ -2,7 +2,7 @@
 // listens to the Opus packets, and the decoder that turns them into 16 kHz PCM for voice activity. Apart from
 // session.ts, which owns the recorder and the incident timeline.
 import type { IncidentEvent } from '../detect/incidents';
-import { OpusPcmDecoder } from '../media/opus-pcm';
+import { opusPcmPool, type RemoteOpusDecoder } from '../media/opus-pcm-pool';
 
 export interface SpeechHooks {
   /** Speech incidents found after the packet's message was handled (decoding runs beside the event loop). */
@@ -16,7 +16,7 @@ export class SessionCodecs {
   readonly opusListeners = new Set<(timestampMs: number, packet: Buffer, samples: number) => void>();
   /** Set by the connection that currently carries the session. */
   hooks: SpeechHooks | null = null;
-  private decoder: OpusPcmDecoder | null = null;
+  private decoder: RemoteOpusDecoder | null = null;
   private closed = false;
 
   /** `speech` runs voice activity over decoded PCM (16 kHz mono) and returns the incidents it opened or closed. */
@@ -27,7 +27,8 @@ export class SessionCodecs {
     if (track !== 'audio' || !this.speech || this.closed) return;
     this.decoder?.close();
     const speech = this.speech;
-    this.decoder = new OpusPcmDecoder(
+    // In the pool's thread: spawning a decoder per candidate must not stall the event loop.
+    this.decoder = opusPcmPool.open(
       data,
       (ts, pcm) => {
         const e = speech(ts, pcm);
