@@ -13,6 +13,7 @@ import type { FrameAnalysis } from './frame-slot';
 import { sessionDir } from './ids';
 import { MediaLedger } from './media-ledger';
 import { RateWindow } from './rate-window';
+import { SessionCodecs } from './session-codecs';
 import { round, sessionRecord } from './session-record';
 import { NO_CARRY, partDirName, seedLedger, type Carried, type SessionPart } from './session-part';
 import {
@@ -123,7 +124,10 @@ export class Session {
     const ids = new IncidentIds();
     this.tracker = new IncidentTracker(init.incidentAfterS, ids);
     this.speechTracker = new IncidentTracker(init.speechAfterS, ids);
-    this.vad = init.audio ? new VoiceActivityDetector(init.audio.sampleRate, init.audio.channels) : null;
+    // Opus is decoded to 16 kHz mono for it.
+    const a = init.audio;
+    this.vad = a ? (a.codec === 'opus' ? new VoiceActivityDetector(16000, 1) : new VoiceActivityDetector(a.sampleRate, a.channels)) : null;
+    this.codecs = new SessionCodecs(a?.codec === 'opus' ? (ts, pcm) => this.speech(ts, pcm, 16000, 1) : null);
   }
 
   /**
@@ -139,8 +143,8 @@ export class Session {
     const writer = await MkvWriter.create(
       path.join(dir, RECORDING_FILE),
       {
-        video: init.video ? { width: init.video.width, height: init.video.height } : null,
-        audio: init.audio ? { sampleRate: init.audio.sampleRate, channels: init.audio.channels } : null,
+        video: init.video ? { codec: init.video.codec, width: init.video.width, height: init.video.height } : null,
+        audio: init.audio ? { codec: init.audio.codec, sampleRate: init.audio.sampleRate, channels: init.audio.channels } : null,
         title: `${init.candidateId} ${init.sessionId}`,
         startedAt: new Date(),
         writingApp: init.writingApp,
@@ -203,11 +207,26 @@ export class Session {
     return performance.now() - this.startedMono;
   }
 
-  recordVideo(timestampMs: number, jpeg: Buffer): void {
+  /** A JPEG, or an H.264 access unit (previews of H.264 come from its snapshots, see media-intake-v2.ts). */
+  recordVideo(timestampMs: number, frame: Buffer, keyframe = true): void {
     this.framesReceived++;
-    this.latestFrame = { jpeg, timestampMs };
+    if (this.init.video?.codec === 'jpeg') this.latestFrame = { jpeg: frame, timestampMs };
     this.videoRate.add(1);
-    this.writer.writeVideo(timestampMs, jpeg, this.frameMs);
+    this.writer.writeVideo(timestampMs, frame, this.frameMs, keyframe);
+  }
+
+  /** Codec configurations as recorded, Opus listeners and Opus speech decoding (session-codecs.ts). */
+  readonly codecs: SessionCodecs;
+  configure(track: 'video' | 'audio', data: Buffer, codecDelayNs: number | null): void {
+    this.writer.setCodecPrivate(track, data, codecDelayNs);
+    this.codecs.configured(track, data);
+  }
+
+  recordOpus(timestampMs: number, packet: Buffer, samples: number): void {
+    this.audioChunksReceived++;
+    this.audioRate.add(packet.length);
+    this.writer.writeOpus(timestampMs, packet, samples);
+    this.codecs.packet(timestampMs, packet, samples);
   }
 
   /** Records one chunk and runs voice activity over it; returns the speech incidents it opened or closed. */
@@ -216,8 +235,13 @@ export class Session {
     this.audioRate.add(pcm.length);
     this.writer.writeAudio(timestampMs, pcm);
     for (const l of this.audioListeners) l(timestampMs, pcm);
+    return this.speech(timestampMs, pcm, this.init.audio!.sampleRate, this.init.audio!.channels);
+  }
+
+  /** Voice activity over PCM; returns the speech incidents it opened or closed. */
+  private speech(timestampMs: number, pcm: Buffer, rate: number, channels: number): IncidentEvent[] {
     if (!this.vad) return [];
-    this.audioEndS = Math.max(this.audioEndS, timestampMs / 1000 + pcm.length / 2 / this.init.audio!.channels / this.init.audio!.sampleRate);
+    this.audioEndS = Math.max(this.audioEndS, timestampMs / 1000 + pcm.length / 2 / channels / rate);
     const events: IncidentEvent[] = [];
     for (const f of this.vad.push(pcm, timestampMs / 1000)) {
       this.speaking = f.speech;
@@ -365,6 +389,7 @@ export class Session {
   finish(ended: string): Promise<SessionRecord> {
     this.finishing ??= (async () => {
       if (this.refreshTimer) clearInterval(this.refreshTimer);
+      await this.codecs.close();
       // An incident still open ends where the media received ends (written or not: the timeline is the session's).
       this.recordIncidents(this.tracker.finish(Math.max(this.writer.acceptedEndS, 0)));
       // Speech still open ends where the audio ends, which may be well before the video does.
