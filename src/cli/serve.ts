@@ -1,7 +1,7 @@
 // `vigil serve`: turns the serve flags into a detector pool, secret, TLS files and a VigilServer, and runs it until a signal.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { AdminSocketError, AuthError, ServerError, VigilServer, isLoopback, loadSecret } from '../server';
+import { AdminSocketError, AuthError, ServerError, VigilServer, WebListener, isLoopback, loadSecret } from '../server';
 import { DetectError, DetectorPool } from '../detect';
 import { onCrash } from './crash';
 import { createLogger, flushLogger } from './logger';
@@ -29,7 +29,12 @@ export interface ServeFlags {
   maxPendingPerIp: number;
   maxMsgRate: number;
   drainTimeout: number;
+  webPort?: number;
+  webOrigin?: string[];
 }
+
+/** The candidate page, built by `make` into dist/web (see src/web). */
+const PAGE_DIR = path.resolve(__dirname, '..', '..', 'web');
 
 export async function serve(flags: ServeFlags & DetectionFlags): Promise<number> {
   const log = createLogger({ level: flags.logLevel, file: flags.logFile, name: 'vigil' });
@@ -110,10 +115,31 @@ export async function serve(flags: ServeFlags & DetectionFlags): Promise<number>
     },
   });
   const { signal, dispose } = onceInterrupted();
+  let web: WebListener | null = null;
+  let listening = false;
   try {
     await server.listen();
+    listening = true;
+    if (flags.webPort !== undefined) {
+      const page = existsSync(path.join(PAGE_DIR, 'index.html')) ? PAGE_DIR : null;
+      if (!page) log.warn({ dir: PAGE_DIR }, 'the candidate page is not built (run make); serving only its WebSocket');
+      web = new WebListener({
+        host: flags.host,
+        port: flags.webPort,
+        tls: tlsFiles ?? null,
+        staticDir: page,
+        maxPayload: Math.max(flags.maxVideoBytes, flags.maxAudioBytes),
+        allowedOrigins: flags.webOrigin ?? [],
+        headersTimeoutMs: flags.handshakeTimeout * 1000,
+        log: log.child({ part: 'web' }),
+        accept: (socket) => server.acceptSocket(socket),
+        refuse: (address, reason, message) => server.refused(address, reason, message),
+      });
+      await web.listen();
+    }
   } catch (err) {
     dispose();
+    if (listening) await server.close();
     await pool?.close();
     if (err instanceof ServerError || err instanceof AdminSocketError) {
       process.stderr.write(`vigil serve: ${err.message}\n`);
@@ -126,6 +152,7 @@ export async function serve(flags: ServeFlags & DetectionFlags): Promise<number>
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   log.info({ signal: String(signal.reason) }, 'signal received');
   await server.close();
+  await web?.close();
   await pool?.close();
   dispose();
   await flushLogger(log);

@@ -95,6 +95,8 @@ export const ByeReason = {
   too_many_unauthenticated: 1017,
   /** Never sent (there is no channel yet): the reason logged and counted for a failed TLS handshake. */
   tls_failed: 1018,
+  /** Never sent (the WebSocket upgrade is refused over HTTP): a page on a foreign origin tried to connect. */
+  origin_refused: 1019,
 } as const;
 export type ByeReasonName = keyof typeof ByeReason;
 
