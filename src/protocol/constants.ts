@@ -96,7 +96,7 @@ export const ByeReason = {
   /** Never sent (there is no channel yet): the reason logged and counted for a failed TLS handshake. */
   tls_failed: 1018,
   /** Never sent (the WebSocket upgrade is refused over HTTP): a page on a foreign origin tried to connect. */
-  origin_refused: 1019,
+  origin_refused: 1022,
 } as const;
 export type ByeReasonName = keyof typeof ByeReason;
 
