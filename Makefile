@@ -56,6 +56,8 @@ demo: build
 bench: build
 	node dist/bench/protocol.js
 	node dist/bench/ingest.js
+	node dist/bench/ingest.js --codec h264
+	node dist/bench/codec.js
 	node dist/bench/detect.js
 	node dist/bench/hostile.js
 	node dist/bench/fuzz.js

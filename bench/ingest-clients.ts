@@ -7,6 +7,7 @@
  * Protocol with the parent (IPC): it sends one `ClientsJob`; this replies with one `ClientsDone`.
  */
 import { CandidateClient } from '../src/client/client';
+import { loadEncoded, replayEncoders } from './lib/encoded';
 import { MemoryAudio, MemoryVideo, loadFrames } from './lib/media';
 
 export interface ClientsJob {
@@ -17,6 +18,8 @@ export interface ClientsJob {
   pcmFile: string;
   /** Clients start spread over this many milliseconds, as candidates do not join in the same instant. */
   staggerMs: number;
+  /** H.264 + Opus replayed from this file (bench/lib/encoded.ts) instead of the JPEGs and PCM. */
+  encodedFile?: string;
 }
 
 export interface ClientOutcome {
@@ -44,10 +47,12 @@ async function run(job: ClientsJob): Promise<ClientsDone> {
   const { readFileSync } = await import('node:fs');
   const jpegs = loadFrames(job.framesFile);
   const pcm = readFileSync(job.pcmFile);
+  const encoded = job.encodedFile ? loadEncoded(job.encodedFile) : null;
   const outcomes = await Promise.all(
     job.ids.map(async (id, i) => {
       await new Promise((r) => setTimeout(r, (i * job.staggerMs) / job.ids.length));
       const video = new MemoryVideo(jpegs, job.seconds * 15);
+      const encoders = encoded ? replayEncoders(encoded, job.seconds) : null;
       const r = await new CandidateClient({
         host: '127.0.0.1',
         port: job.port,
@@ -59,8 +64,9 @@ async function run(job: ClientsJob): Promise<ClientsDone> {
         loop: false,
         print: () => undefined,
         replyTimeoutMs: 120_000,
+        ...(encoders ? { codec: 'h264' as const, encoders } : {}),
       }).run();
-      const videoS = (video.lastAt - video.firstAt) / 1000;
+      const videoS = ((encoders ?? video).lastAt - (encoders ?? video).firstAt) / 1000;
       return { id, exitCode: r.exitCode, reason: r.reason, videoFramesSent: r.videoFramesSent, audioSecondsSent: r.audioSecondsSent, videoS, lost: r.lost, reconnects: r.reconnects };
     }),
   );

@@ -13,16 +13,20 @@
  * without writing its results: no table over lost data.
  *
  *   node dist/bench/ingest.js [--clients 1,8,32,64,100] [--seconds 30] [--detector none,dnn]
- *                             [--client-procs 2] [--require-target] [--no-results]
+ *                             [--client-procs 2] [--require-target] [--no-results] [--codec mjpeg|h264]
+ *
+ * --codec h264: the candidates send H.264 + Opus + 320x240 snapshots (protocol version 2), encoded once by the
+ * client's real encoders and replayed (bench/lib/encoded.ts); results go to ingest-h264.md.
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { AdminClient } from '../src/admin/client';
 import { packetTimes, probe } from '../src/media/probe';
 import type { CandidateStatus } from '../src/protocol';
 import type { ClientOutcome, ClientsDone, ClientsJob } from './ingest-clients';
+import { encodeSample, saveEncoded } from './lib/encoded';
 import { median, sampleJpegs, samplePcm, saveFrames, startServer } from './lib/media';
 import { CpuMeter, cpuSeconds } from './lib/proc';
 import { fmt, intArg, machineInfo, machineLine, strArg, table, writeResult } from './lib/report';
@@ -33,6 +37,7 @@ const DETECTORS = strArg('--detector', 'none,dnn').split(',');
 const CLIENT_PROCS = intArg('--client-procs', 2);
 const REQUIRE_TARGET = process.argv.includes('--require-target');
 const WRITE_RESULTS = !process.argv.includes('--no-results');
+const CODEC = strArg('--codec', 'mjpeg');
 /** Issue 10's target, checked on the largest run with detection. */
 const TARGET = { minAnalysesPerS: 3, verdictP99Ms: 500 };
 /** Status samples before a candidate has streamed this long are warm-up, not steady state. */
@@ -81,6 +86,9 @@ interface Run {
   statusMaxMs: number;
   statusTimeouts: number;
   loadMax: number;
+  /** Per candidate, median: bytes the server received over the time connected, and the recording's size per hour. */
+  wireKbps: number;
+  mbPerHour: number;
   failures: string[];
 }
 
@@ -139,18 +147,19 @@ function runClients(job: ClientsJob): { pid: number; done: Promise<ClientOutcome
 }
 
 /** ffprobe's count of video packets and the audio seconds its packets cover, per candidate id. */
-async function recordedMedia(dir: string, ids: string[]): Promise<Map<string, { frames: number; audioS: number; sessions: number }>> {
-  const out = new Map<string, { frames: number; audioS: number; sessions: number }>();
+async function recordedMedia(dir: string, ids: string[]): Promise<Map<string, { frames: number; audioS: number; sessions: number; bytes: number }>> {
+  const out = new Map<string, { frames: number; audioS: number; sessions: number; bytes: number }>();
   const queue = [...ids];
   const worker = async (): Promise<void> => {
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-      const entry = { frames: 0, audioS: 0, sessions: 0 };
+      const entry = { frames: 0, audioS: 0, sessions: 0, bytes: 0 };
       for (const s of readdirSync(path.join(dir, id))) {
         const file = path.join(dir, id, s, 'recording.mkv');
         const info = await probe(file, { countPackets: true, timeoutMs: 120_000 });
         entry.frames += Number(info.streams.find((st) => st.codec_type === 'video')?.nb_read_packets ?? 0);
         entry.audioS += (await packetTimes(file, 'a', 120_000))?.duration ?? 0;
         entry.sessions++;
+        entry.bytes += statSync(file).size;
       }
       out.set(id, entry);
     }
@@ -159,7 +168,7 @@ async function recordedMedia(dir: string, ids: string[]): Promise<Map<string, { 
   return out;
 }
 
-async function runCase(detector: string, n: number, framesFile: string, pcmFile: string): Promise<Run> {
+async function runCase(detector: string, n: number, framesFile: string, pcmFile: string, encodedFile?: string): Promise<Run> {
   const dir = mkdtempSync(path.join(tmpdir(), 'vigil-bench-ingest-'));
   // All bench candidates come from 127.0.0.1, so the per-address handshake limit is raised to let them join at once.
   const server = await startServer(dir, ['--log-level', 'warn', '--detector', detector, '--max-pending-per-ip', String(Math.max(16, n))]);
@@ -171,7 +180,7 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
   const health: StatusHealth = { maxReplyMs: 0, timeouts: 0, loads: [] };
   const tracing = traceStatus(server.adminSocket, traces, meter, stop.signal, health);
   const jobs = Array.from({ length: procs }, (_, p) =>
-    runClients({ port: server.port, ids: ids.filter((_, i) => i % procs === p), seconds: SECONDS, framesFile, pcmFile, staggerMs: 2_000 }),
+    runClients({ port: server.port, ids: ids.filter((_, i) => i % procs === p), seconds: SECONDS, framesFile, pcmFile, staggerMs: 2_000, ...(encodedFile ? { encodedFile } : {}) }),
   );
   const clientCpu0 = jobs.map((j) => cpuSeconds(j.pid) ?? 0);
   const t0 = performance.now();
@@ -201,7 +210,7 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
   let lostFrames = 0;
   const fps: number[] = [];
   for (const o of outcomes) {
-    const rec = recorded.get(o.id) ?? { frames: 0, audioS: 0, sessions: 0 };
+    const rec = recorded.get(o.id) ?? { frames: 0, audioS: 0, sessions: 0, bytes: 0 };
     if (o.exitCode !== 0) failures.push(`${o.id}: client exit ${o.exitCode} (${o.reason})`);
     if (rec.sessions !== 1) failures.push(`${o.id}: ${rec.sessions} recordings instead of one`);
     if (rec.frames !== o.videoFramesSent) {
@@ -257,6 +266,8 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
     statusMaxMs: health.maxReplyMs,
     statusTimeouts: health.timeouts,
     loadMax: Math.max(0, ...health.loads),
+    wireKbps: median(ids.map((id) => traces.get(id)?.status).filter((st) => st && st.connected_s > 0).map((st) => (st!.bytes_in * 8) / 1000 / st!.connected_s)),
+    mbPerHour: median(ids.map((id) => recorded.get(id)).filter((r) => r && r.frames > 0).map((r) => (r!.bytes / 1e6 / (r!.frames / 15)) * 3600)),
     failures,
   };
 }
@@ -322,10 +333,15 @@ async function main(): Promise<void> {
   const pcmFile = path.join(work, 'speech.pcm');
   saveFrames(framesFile, jpegs);
   writeFileSync(pcmFile, samplePcm());
+  const encodedFile = CODEC === 'h264' ? path.join(work, 'encoded.bin') : undefined;
+  // The snapshot rate a server with detection asks for (analyze-fps 5, at most 4 snapshots a second).
+  if (encodedFile) saveEncoded(encodedFile, await encodeSample(samplePcm(), 250));
   const avgKB = jpegs.reduce((a, j) => a + j.length, 0) / jpegs.length / 1024;
+  const media = encodedFile
+    ? 'H.264 640x480 at 15 fps (libx264 as `vigil client --codec h264` runs it, encoded once and replayed), 320x240 JPEG snapshots at the rate WELCOME asks for, and 24 kbit/s Opus in 20 ms packets'
+    : `640x480 JPEG (${avgKB.toFixed(1)} KB average, encoded once and replayed) at 15 fps plus 16 kHz mono audio in 40 ms chunks`;
   const intro =
-    `Each candidate streams 640x480 JPEG (${avgKB.toFixed(1)} KB average, encoded once and replayed) at 15 fps plus 16 kHz mono ` +
-    `audio in 40 ms chunks for ${SECONDS} s to a real \`vigil serve\`; the candidates are the real client code in ${CLIENT_PROCS} ` +
+    `Each candidate streams ${media} for ${SECONDS} s to a real \`vigil serve\`; the candidates are the real client code in ${CLIENT_PROCS} ` +
     `processes on the same cores. Detection off is \`--detector none\`; on is the default detector at the default ` +
     `\`--analyze-fps 5\`, one detector process per core.`;
   console.log(`bench/ingest: ${machineLine(machine)}`);
@@ -335,7 +351,7 @@ async function main(): Promise<void> {
   try {
     for (const detector of DETECTORS) {
       for (const n of CLIENTS) {
-        const r = await runCase(detector, n, framesFile, pcmFile);
+        const r = await runCase(detector, n, framesFile, pcmFile, encodedFile);
         runs.push(r);
         console.log(`| ${row(r).join(' | ')} |`);
         for (const f of r.failures) console.error(`  FAILED: ${f}`);
@@ -346,6 +362,12 @@ async function main(): Promise<void> {
   }
   const target = targetLine(runs);
   if (target) console.log(target.text);
+  const perCandidate = table(
+    ['codec', 'detection', 'clients', 'wire kbit/s per candidate (median)', 'recording MB/hour per candidate (median)', 'server CPU % per candidate', 'detector CPU % per candidate'],
+    runs.map((r) => [CODEC, r.detector === 'none' ? 'off' : r.detector, r.clients, fmt(r.wireKbps), fmt(r.mbPerHour), fmt(r.serverCpu / r.clients, 2), r.detector === 'none' ? '-' : fmt(r.detectorCpu / r.clients, 2)]),
+    [false, false, true, true, true, true, true],
+  );
+  console.log(perCandidate);
   const failed = runs.filter((r) => r.failures.length > 0);
   if (failed.length > 0) {
     console.error(`bench/ingest: FAILED: ${failed.map((r) => `${r.clients} clients (detection ${r.detector}): ${r.failures.length} problem(s), ${r.lostFrames} frames lost`).join('; ')}. Results not written.`);
@@ -371,8 +393,12 @@ async function main(): Promise<void> {
         `"Machine load max" is the highest 1-minute load average seen during the run: on 2 cores, anything above about 3 ` +
         `means other programs took CPU from the server and its detectors, and the figures are lower than the code can do.`,
       ...(target ? ['', target.text] : []),
+      '',
+      'Per candidate (wire: every byte the server received, framing included, over the time connected):',
+      '',
+      perCandidate,
     ];
-    console.log(`results: ${writeResult('ingest', machine, notes.join('\n'))}`);
+    console.log(`results: ${writeResult(CODEC === 'h264' ? 'ingest-h264' : 'ingest', machine, notes.join('\n'))}`);
   }
   if (REQUIRE_TARGET && target && !target.met) {
     console.error('bench/ingest: the target is not met (--require-target)');

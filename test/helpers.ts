@@ -151,8 +151,10 @@ export function runVigil(t: { after(fn: () => void): void }, args: string[], opt
   return { proc, stdout: () => out, stderr: () => err, waitForLine, done };
 }
 
+/** Tests written for JPEG + PCM keep that path unless they name a codec (H.264 + Opus is the client's default). */
 export function clientArgs(port: number, id: string, videoFile: string | null, audioFile: string | null, extra: string[] = []): string[] {
-  return ['client', '--server', `127.0.0.1:${port}`, '--id', id, '--video', videoFile ?? 'none', '--audio', audioFile ?? 'none', ...extra];
+  const codec = extra.includes('--codec') ? [] : ['--codec', 'mjpeg'];
+  return ['client', '--server', `127.0.0.1:${port}`, '--id', id, '--video', videoFile ?? 'none', '--audio', audioFile ?? 'none', ...codec, ...extra];
 }
 
 /** The single session folder of a candidate (tests start one session per id). */

@@ -148,8 +148,8 @@ describe('protocol additions after the first release', () => {
   });
 
   it('a decoder that predates a kind fails on it: why RECEIPT and ALERT go only to clients that accept them', () => {
-    // The first release's decoder knew kinds 1-9; this decoder rejects kind 12 the same way it rejected 10 and 11.
-    assert.equal(decodeAll(Buffer.from('560c' + '00000000', 'hex')).error?.code, 'VIGIL_ERR_UNKNOWN_KIND');
+    // The first release's decoder knew kinds 1-9; this decoder rejects kind 16 the same way it rejected 10 and 11.
+    assert.equal(decodeAll(Buffer.from('5610' + '00000000', 'hex')).error?.code, 'VIGIL_ERR_UNKNOWN_KIND');
   });
 
   it('an ALERT code from a newer server decodes as unknown, keeping its number, and encodes back the same', () => {
@@ -232,7 +232,7 @@ describe('protocol errors', () => {
 
   it('refuses another protocol version with unsupported_version', () => {
     const hello = encode(FIXTURES[0]!.msg as Message);
-    hello.writeUInt16BE(2, 6);
+    hello.writeUInt16BE(3, 6);
     const r = decodeAll(hello);
     assert.equal(r.error?.code, 'VIGIL_ERR_VERSION');
     assert.equal(r.error?.bye, 'unsupported_version');
@@ -267,7 +267,7 @@ describe('protocol errors', () => {
 
   it('never throws on structurally valid headers with random payloads (fast-check)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 11 }), fc.uint8Array({ maxLength: 80 }), (kind, payload) => {
+      fc.property(fc.integer({ min: 1, max: 15 }), fc.uint8Array({ maxLength: 80 }), (kind, payload) => {
         const h = Buffer.alloc(6);
         h[0] = 0x56;
         h[1] = kind;

@@ -30,6 +30,7 @@ export interface ClientFlags {
   loop: boolean;
   reconnect: number;
   buffer: number;
+  codec?: 'h264' | 'mjpeg';
 }
 
 export async function client(flags: ClientFlags): Promise<number> {
@@ -83,6 +84,7 @@ export async function client(flags: ClientFlags): Promise<number> {
     signal,
     reconnectForMs: flags.reconnect * 1000,
     bufferSeconds: flags.buffer,
+    codec: flags.codec ?? 'h264',
   });
   const r = await c.run();
   dispose();

@@ -69,6 +69,7 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--loop', 'start the files again when they end, until stopped', false)
     .option('--reconnect <s>', 'keep reconnecting this long after losing the server (0: exit at once)', numArg('--reconnect', 0, 86400), 60)
     .option('--buffer <s>', 'seconds of media kept to resend after a reconnect', numArg('--buffer', 0, 120), 10)
+    .addOption(new Option('--codec <codec>', 'h264: H.264 + Opus (protocol 2); mjpeg: JPEG + PCM (protocol 1, --quality applies)').choices(['h264', 'mjpeg']).default('h264'))
     .action((flags: ClientFlags) => run(client(flags)));
 
   program

@@ -3,8 +3,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Decoder,
   encodeParts,
-  modeIncludesAudio,
-  modeIncludesVideo,
   type ByeMessage,
   type Message,
   type ModeName,
@@ -14,8 +12,8 @@ import {
 import { ClientExit, ClientStop, isFinalBye, judgeMedia } from './exit';
 import { MODE_LINES, VERDICT_LINES, alertLine, receiptLine } from './lines';
 import { MediaAccount } from './media-account';
-import { paceAtRealTime } from './pacer';
 import { ResendBuffer, type Captured, type Track } from './resend-buffer';
+import { streamMedia } from './streams';
 import { openSocket, untilWritable } from './transport';
 import { helloFor, type ClientOptions, type ClientResult } from './types';
 
@@ -56,6 +54,11 @@ export class CandidateClient {
   private verdict: VerdictName = 'unknown';
   private reconnecting: Promise<void> | null = null;
   private closingDown = false;
+  /** H.264/Opus: the codec configurations sent at every (re)connect, and the snapshot rate the server asked for. */
+  private readonly configs: Map<Track, Buffer> = new Map();
+  private snapshotMs = 0;
+  /** H.264: each connection's video starts at a keyframe; frames before one cannot be decoded by the server. */
+  private awaitingKeyframe = true;
 
   constructor(private readonly opts: ClientOptions) {
     this.buffer = new ResendBuffer((opts.bufferSeconds ?? 10) * 1000);
@@ -94,13 +97,13 @@ export class CandidateClient {
   private result(exitCode: number, reason: string): ClientResult {
     const audio = this.opts.audio;
     for (const c of this.buffer.clear()) this.account.lost(c);
-    const verdict = this.account.settle(audio?.format.sampleRate ?? 0);
+    const verdict = this.account.settle(this.audioRate);
     const judged = exitCode === ClientExit.ok ? judgeMedia(verdict, reason) : { exitCode, reason };
     return {
       ...judged,
       videoFramesSent: this.sentCount.video,
       audioChunksSent: this.sentCount.audio,
-      audioSecondsSent: audio ? this.audioSamplesSent / audio.format.sampleRate : 0,
+      audioSecondsSent: audio ? this.audioSamplesSent / this.audioRate : 0,
       warnings: this.warnings,
       elapsedS: (performance.now() - this.started) / 1000,
       reconnects: this.reconnects,
@@ -124,6 +127,7 @@ export class CandidateClient {
     this.welcomed = true;
     this.limits = welcome.limits;
     if (!isReconnect) {
+      this.snapshotMs = welcome.snapshotIntervalMs ?? 0;
       this.opts.print(`WELCOME session ${welcome.sessionId} (mode ${welcome.mode}${welcome.resumed ? ', continuing an earlier connection' : ''})`);
       if (welcome.resumed) {
         // This process takes over a session another connection started: continue its numbering and timeline.
@@ -145,6 +149,8 @@ export class CandidateClient {
     this.mode = welcome.mode;
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.startPings(welcome.idleTimeoutMs);
+    this.awaitingKeyframe = true;
+    for (const [track, data] of this.configs) this.send({ type: 'codec_config', track, data });
     if (welcome.resumed && isReconnect) {
       for (const c of this.buffer.after({ video: welcome.lastVideoSeq, audio: welcome.lastAudioSeq })) this.transmit(c);
     }
@@ -260,7 +266,7 @@ export class CandidateClient {
         this.account.alert(m);
         return;
       case 'receipt':
-        this.opts.print(receiptLine(m, this.opts.audio?.format.sampleRate ?? 0));
+        this.opts.print(receiptLine(m, this.audioRate));
         this.account.receipt(m);
         return;
       case 'bye': {
@@ -309,11 +315,22 @@ export class CandidateClient {
     return untilWritable(socket, this.opts.maxQueuedBytes ?? 4 * 1024 * 1024, this.streaming.signal);
   }
 
+  /** Samples a second of the audio as numbered on the wire: Opus always counts at 48 kHz. */
+  private get audioRate(): number {
+    return this.opts.codec === 'h264' ? 48000 : (this.opts.audio?.format.sampleRate ?? 0);
+  }
+
   /** Sends one captured message, if connected. */
   private transmit(c: Captured): void {
     if (!this.connected && !this.socket) return;
-    if (c.kind === 'video') this.send({ type: 'video_frame', seq: c.seq, timestampMs: c.timestampMs, jpeg: c.data });
-    else this.send({ type: 'audio_chunk', seq: c.seq, timestampMs: c.timestampMs, pcm: c.data });
+    const { seq, timestampMs, data } = c;
+    if (c.kind === 'video' && c.keyframe !== undefined) {
+      if (this.awaitingKeyframe && !c.keyframe) return;
+      this.awaitingKeyframe = false;
+      this.send({ type: 'h264_frame', seq, timestampMs, keyframe: c.keyframe, data });
+    } else if (c.kind === 'video') this.send({ type: 'video_frame', seq, timestampMs, jpeg: data });
+    else if (this.opts.codec === 'h264') this.send({ type: 'opus_packet', seq, timestampMs, samples: c.samples, data });
+    else this.send({ type: 'audio_chunk', seq, timestampMs, pcm: data });
     if (!c.sent) {
       c.sent = true;
       this.sentCount[c.kind]++;
@@ -322,51 +339,36 @@ export class CandidateClient {
   }
 
   /** Takes one captured item: numbers it, keeps it in the resend buffer, sends it now if the link is up. */
-  private capture(kind: Track, captureMs: number, data: Buffer): void {
+  private capture(kind: Track, captureMs: number, data: Buffer, meta: { keyframe?: boolean; samples?: number } = {}): void {
     this.lastCaptureMs = Math.max(this.lastCaptureMs, captureMs);
     const audio = this.opts.audio;
-    const samples = kind === 'audio' && audio ? data.length / 2 / audio.format.channels : 0;
-    const durationMs = kind === 'video' ? 1000 / (this.opts.video?.source.fps ?? 1) : audio ? (samples * 1000) / audio.format.sampleRate : 0;
+    const samples = kind === 'audio' && audio ? (meta.samples ?? data.length / 2 / audio.format.channels) : 0;
+    const durationMs = kind === 'video' ? 1000 / (this.opts.video?.source.fps ?? 1) : audio ? (samples * 1000) / this.audioRate : 0;
     const c: Captured = {
       kind, seq: this.seq[kind]++, timestampMs: Math.max(0, captureMs - this.tsOffsetMs), captureMs, durationMs, samples, data, sent: false,
-      session: this.account.current,
+      session: this.account.current, ...(meta.keyframe !== undefined ? { keyframe: meta.keyframe } : {}),
     };
     this.account.captured(c);
     for (const old of this.buffer.add(c)) this.account.lost(old);
     if (this.connected) this.transmit(c);
   }
 
-  private async stream(): Promise<void> {
-    const origin = performance.now();
-    const { video, audio } = this.opts;
-    const frameMs = video ? 1000 / video.source.fps : 0;
-    const common = { origin, signal: this.streaming.signal, ready: () => this.writable(), loop: this.opts.loop };
-    await Promise.all([
-      video &&
-        paceAtRealTime({
-          ...common,
-          pass: () => video.source.frames(),
-          timeOf: (index) => index * frameMs,
-          enabled: () => modeIncludesVideo(this.mode),
-          send: (jpeg, ts) => {
-            // 12 bytes of seq and timestamp precede the JPEG in the payload.
-            if (this.limits && jpeg.length + 12 > this.limits.video) {
-              this.stop(new ClientStop(ClientExit.usage, `a ${jpeg.length}-byte JPEG exceeds the server's limit of ${this.limits.video - 12} bytes; lower --quality, --width or --height`));
-              return;
-            }
-            this.capture('video', ts, jpeg);
-          },
-        }),
-      audio &&
-        paceAtRealTime({
-          ...common,
-          pass: () => audio.chunks(this.opts.audioChunkMs ?? 40),
-          timeOf: (_, before) => (before * 1000) / audio.format.sampleRate,
-          units: (pcm) => pcm.length / 2 / audio.format.channels,
-          enabled: () => modeIncludesAudio(this.mode),
-          send: (pcm, ts) => this.capture('audio', ts, pcm),
-        }),
-    ]);
+  private stream(): Promise<void> {
+    return streamMedia({
+      opts: this.opts,
+      signal: this.streaming.signal,
+      mode: () => this.mode,
+      limits: () => this.limits,
+      snapshotIntervalMs: () => this.snapshotMs,
+      ready: () => this.writable(),
+      capture: (kind, ts, data, meta) => this.capture(kind, ts, data, meta),
+      configure: (track, data) => {
+        this.configs.set(track, data);
+        if (this.connected) this.send({ type: 'codec_config', track, data });
+      },
+      snapshot: (ts, jpeg) => this.connected && this.send({ type: 'snapshot', timestampMs: Math.max(0, ts - this.tsOffsetMs), jpeg }),
+      stop: (reason) => this.stop(reason),
+    });
   }
 
   /** Sends BYE and waits for the server's, which comes once our recording is finalised. */

@@ -1,20 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export interface PaceOptions {
+export interface PaceOptions<T = Buffer> {
   /** performance.now() at which the stream's clock reads 0. */
   origin: number;
   signal: AbortSignal;
   /** One pass over the source; called again for each loop. */
-  pass: () => AsyncIterable<Buffer>;
+  pass: () => AsyncIterable<T>;
   /** When item `index` is due, in ms from the origin; `before` is the sum of `units` of the items before it. */
   timeOf: (index: number, before: number) => number;
   /** Measures an item in the stream's own clock units (samples for audio). Default 1. */
-  units?: (item: Buffer) => number;
+  units?: (item: T) => number;
   /** False while the mode excludes the stream: items are read and skipped, as a live camera keeps running. */
   enabled: () => boolean;
   /** Resolves when the connection may take more (a stalled server slows us instead of filling memory). */
   ready: () => Promise<void>;
-  send: (item: Buffer, ts: number) => void;
+  send: (item: T, ts: number) => void;
   loop: boolean;
 }
 
@@ -32,7 +32,7 @@ async function until(origin: number, ms: number, signal: AbortSignal): Promise<b
 }
 
 /** Sends one stream paced at real time: item i goes at `origin + timeOf(i)`. */
-export async function paceAtRealTime(o: PaceOptions): Promise<void> {
+export async function paceAtRealTime<T = Buffer>(o: PaceOptions<T>): Promise<void> {
   const units = o.units ?? (() => 1);
   let index = 0;
   let before = 0;

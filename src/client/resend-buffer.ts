@@ -12,6 +12,8 @@ export interface Captured {
   /** Audio sample frames (one per channel set); 0 for video. */
   samples: number;
   data: Buffer;
+  /** H.264 only: an IDR picture, where a decoder (and a resume) can start. */
+  keyframe?: boolean;
   sent: boolean;
   /** Index of the session (in MediaAccount) the item was numbered for. */
   session: number;
@@ -44,9 +46,22 @@ export class ResendBuffer {
     return lost;
   }
 
-  /** Items the server has not recorded according to its last sequence numbers, oldest first. */
+  /**
+   * Items the server has not recorded according to its last sequence numbers, oldest first. H.264 video starts
+   * at a keyframe, since the server's decoder state starts afresh with each connection: when the next frame the
+   * server needs is still here, from the last keyframe at or before it (the server skips the repeats); when it
+   * fell out of the buffer, from the first keyframe after it (the frames in between could not be decoded).
+   */
   after(last: Record<Track, number>): Captured[] {
-    return this.items.filter((c) => c.seq > last[c.kind]);
+    const wanted = this.items.filter((c) => c.seq > last[c.kind]);
+    const firstVideo = wanted.find((c) => c.kind === 'video');
+    if (firstVideo?.keyframe !== false) return wanted;
+    const video = this.items.filter((c) => c.kind === 'video');
+    const at = video.indexOf(firstVideo);
+    let from: Captured | undefined;
+    if (firstVideo.seq === last.video + 1) for (let i = at; i >= 0 && !from; i--) if (video[i]!.keyframe) from = video[i];
+    from ??= video.slice(at).find((c) => c.keyframe);
+    return this.items.filter((c) => (c.kind === 'video' ? from !== undefined && c.seq >= from.seq : c.seq > last.audio));
   }
 
   get unsent(): Captured[] {

@@ -1,9 +1,12 @@
-import { PROTOCOL_VERSION, type HelloMessage } from '../protocol';
+import type { HelloMessage } from '../protocol';
+import type { Encoders } from './streams';
 
 /** A source of JPEG frames at a fixed rate (a video file today, a camera later). */
 export interface VideoSource {
   readonly fps: number;
   frames(): AsyncIterable<Buffer>;
+  /** ffmpeg input arguments, for the H.264 encoder that reads the source itself. */
+  readonly ffmpegInput?: string[];
 }
 
 /** A source of s16le PCM in fixed-length chunks (a WAV file today, a microphone later). */
@@ -37,6 +40,12 @@ export interface ClientOptions {
   reconnectForMs?: number;
   /** Media kept for resending after a reconnect, in seconds of capture time. Default 10. */
   bufferSeconds?: number;
+  /** `h264`: H.264 + Opus (protocol version 2, with snapshots for detection). `mjpeg` (default): JPEG + PCM, version 1. */
+  codec?: 'h264' | 'mjpeg';
+  /** The H.264 path's encoders; default: libx264 and libopus in ffmpeg children. */
+  encoders?: Encoders;
+  /** Snapshot size for the server's face detection (H.264 only). Default 320x240. */
+  snapshotSize?: { width: number; height: number };
 }
 
 export interface ClientResult {
@@ -59,9 +68,23 @@ export interface ClientResult {
 /** The HELLO this client sends: what it will stream, and that it understands RECEIPT and ALERT. */
 export function helloFor(opts: ClientOptions): HelloMessage {
   const { video, audio } = opts;
+  if (opts.codec === 'h264') {
+    return {
+      type: 'hello',
+      version: 2,
+      candidateId: opts.candidateId,
+      token: opts.token,
+      clientVersion: opts.clientVersion,
+      video: video ? { codec: 'h264', width: video.width, height: video.height, fps: video.source.fps } : null,
+      // Opus runs at 48 kHz whatever the microphone's rate; the encoder mixes to mono.
+      audio: audio ? { codec: 'opus', sampleRate: 48000, channels: 1 } : null,
+      accepts: ['receipt', 'alert'],
+    };
+  }
   return {
     type: 'hello',
-    version: PROTOCOL_VERSION,
+    // Version 1 while the client sends JPEG + PCM: unchanged for servers that predate H.264.
+    version: 1,
     candidateId: opts.candidateId,
     token: opts.token,
     clientVersion: opts.clientVersion,

@@ -1,6 +1,6 @@
-import { randomInt } from 'node:crypto';
 import * as E from './ebml';
 import { FileSink } from './file-sink';
+import { buildTracks, codecPrivatePatch, type MkvAudioTrack, type MkvVideoTrack } from './mkv-tracks';
 import type { RecordingWriteError } from './write-error';
 
 /*
@@ -38,21 +38,6 @@ const ID = {
   MuxingApp: 0x4d80,
   WritingApp: 0x5741,
   Tracks: 0x1654ae6b,
-  TrackEntry: 0xae,
-  TrackNumber: 0xd7,
-  TrackUID: 0x73c5,
-  TrackType: 0x83,
-  FlagLacing: 0x9c,
-  Language: 0x22b59c,
-  CodecID: 0x86,
-  Name: 0x536e,
-  Video: 0xe0,
-  PixelWidth: 0xb0,
-  PixelHeight: 0xba,
-  Audio: 0xe1,
-  SamplingFrequency: 0xb5,
-  Channels: 0x9f,
-  BitDepth: 0x6264,
   Cluster: 0x1f43b675,
   Timestamp: 0xe7,
   SimpleBlock: 0xa3,
@@ -70,15 +55,7 @@ const SEEKHEAD_RESERVE = 96;
 const DURATION_RESERVE = 11; // Duration element: 2 bytes ID + 1 byte size + 8 bytes float
 const MATROSKA_EPOCH_MS = Date.UTC(2001, 0, 1);
 
-export interface MkvVideoTrack {
-  width: number;
-  height: number;
-}
-
-export interface MkvAudioTrack {
-  sampleRate: number;
-  channels: number;
-}
+export type { MkvAudioTrack, MkvVideoTrack } from './mkv-tracks';
 
 export interface MkvWriterOptions {
   video: MkvVideoTrack | null;
@@ -105,19 +82,6 @@ interface PendingBlock {
   audioSamples: number;
   bytes: number;
   endMs: number;
-}
-
-function trackEntry(number: number, type: 1 | 2, name: string, codec: string, settings: Buffer): Buffer {
-  return E.master(ID.TrackEntry, [
-    E.uint(ID.TrackNumber, number),
-    E.uint(ID.TrackUID, randomInt(1, 2 ** 47)),
-    E.uint(ID.TrackType, type),
-    E.uint(ID.FlagLacing, 0),
-    E.string(ID.Language, 'und'),
-    E.string(ID.Name, name),
-    E.string(ID.CodecID, codec),
-    settings,
-  ]);
 }
 
 export class MkvWriter {
@@ -148,6 +112,10 @@ export class MkvWriter {
   private writtenBlockEnd = 0;
   private pending: PendingBlock[] = [];
   private pendingHead = 0;
+  /** File offsets of the reserved CodecPrivate space of compressed tracks (-1: none). */
+  private reserveAt = { video: -1, audio: -1 };
+  /** H.264: clusters start at keyframes and only those clusters are cued, so every seek lands on an IDR. */
+  private readonly keyframeCues: boolean;
 
   private constructor(
     private readonly sink: FileSink,
@@ -155,6 +123,7 @@ export class MkvWriter {
   ) {
     this.videoTrack = opts.video ? 1 : 0;
     this.audioTrack = opts.audio ? (opts.video ? 2 : 1) : 0;
+    this.keyframeCues = opts.video?.codec === 'h264';
   }
 
   /**
@@ -275,26 +244,26 @@ export class MkvWriter {
     this.infoPos = s.append(info);
     this.durationPos = this.infoPos + info.length - DURATION_RESERVE;
 
-    const tracks: Buffer[] = [];
-    const { video, audio } = this.opts;
-    if (video) {
-      const settings = E.master(ID.Video, [E.uint(ID.PixelWidth, video.width), E.uint(ID.PixelHeight, video.height)]);
-      tracks.push(trackEntry(this.videoTrack, 1, 'camera', 'V_MJPEG', settings));
-    }
-    if (audio) {
-      const settings = E.master(ID.Audio, [
-        E.float64(ID.SamplingFrequency, audio.sampleRate),
-        E.uint(ID.Channels, audio.channels),
-        E.uint(ID.BitDepth, 16),
-      ]);
-      tracks.push(trackEntry(this.audioTrack, 2, 'microphone', 'A_PCM/INT/LIT', settings));
-    }
-    this.tracksPos = s.append(E.master(ID.Tracks, tracks));
+    const built = buildTracks(this.opts.video, this.videoTrack, this.opts.audio, this.audioTrack);
+    this.tracksPos = s.append(built.element);
+    const at = (o: number | null): number => (o === null ? -1 : this.tracksPos + o);
+    this.reserveAt = { video: at(built.reserveAt.video), audio: at(built.reserveAt.audio) };
   }
 
-  /** Starts a new cluster when none is open or the open one would exceed MAX_CLUSTER_MS. */
-  private clusterFor(ts: number): number {
-    if (this.clusterPos >= 0 && ts - this.clusterTs < MAX_CLUSTER_MS && ts - this.clusterTs >= -30_000) {
+  /**
+   * Writes a compressed track's CodecPrivate (avcC, OpusHead) into the space the header reserved for it, and
+   * for Opus the CodecDelay (its pre-skip). Call before the track's first block; a later call rewrites it.
+   */
+  setCodecPrivate(kind: 'video' | 'audio', data: Buffer, codecDelayNs: number | null = null): void {
+    const at = this.reserveAt[kind];
+    if (at < 0) throw new Error(`this recording's ${kind} track takes no codec configuration`);
+    if (this.finalized) throw new Error('recording already finalized');
+    this.sink.patch(at, codecPrivatePatch(data, codecDelayNs));
+  }
+
+  /** Starts a new cluster when none is open, the open one would exceed MAX_CLUSTER_MS, or an H.264 IDR begins. */
+  private clusterFor(ts: number, startsCue: boolean): number {
+    if (this.clusterPos >= 0 && !startsCue && ts - this.clusterTs < MAX_CLUSTER_MS && ts - this.clusterTs >= -30_000) {
       return ts - this.clusterTs;
     }
     this.closeCluster();
@@ -303,7 +272,7 @@ export class MkvWriter {
     s.append(E.UNKNOWN_SIZE);
     s.append(E.uint(ID.Timestamp, ts));
     this.clusterTs = ts;
-    this.cues.push({ ts, pos: this.clusterPos - this.segmentDataStart });
+    if (startsCue || !this.keyframeCues) this.cues.push({ ts, pos: this.clusterPos - this.segmentDataStart });
     return 0;
   }
 
@@ -314,7 +283,7 @@ export class MkvWriter {
     this.clusterPos = -1;
   }
 
-  private block(track: number, tsMs: number, data: Buffer, videoFrames: number, audioSamples: number, endMs: number): void {
+  private block(track: number, tsMs: number, data: Buffer, videoFrames: number, audioSamples: number, endMs: number, keyframe = true): void {
     if (this.finalized) throw new Error('recording already finalized');
     this.accepted.videoFrames += videoFrames;
     const audioChunks = audioSamples > 0 ? 1 : 0;
@@ -325,24 +294,32 @@ export class MkvWriter {
     // After a failure the sink drops everything; the block only counts as not written.
     if (this.sink.failed) return;
     const ts = Math.max(0, Math.round(tsMs));
-    const rel = this.clusterFor(ts);
+    const rel = this.clusterFor(ts, this.keyframeCues && track === this.videoTrack && keyframe);
     const head = Buffer.allocUnsafe(4);
     head[0] = 0x80 | track; // track number as a 1-byte vint
     head.writeInt16BE(rel, 1);
-    head[3] = 0x80; // keyframe: every JPEG and every PCM chunk stands alone
+    head[3] = keyframe ? 0x80 : 0; // every JPEG, PCM chunk and Opus packet stands alone; an H.264 frame may not
     this.sink.append(Buffer.concat([E.idBytes(ID.SimpleBlock), E.vintSize(4 + data.length), head]));
     this.sink.append(data);
     this.pending.push({ end: this.sink.offset, videoFrames, audioChunks, audioSamples, bytes: data.length, endMs });
     this.settle();
   }
 
-  writeVideo(tsMs: number, jpeg: Buffer, frameDurationMs: number): void {
+  /** One JPEG, or one H.264 access unit (length-prefixed NALs) with whether it is an IDR. */
+  writeVideo(tsMs: number, frame: Buffer, frameDurationMs: number, keyframe = true): void {
     if (!this.videoTrack) throw new Error('this recording has no video track');
-    this.block(this.videoTrack, tsMs, jpeg, 1, 0, tsMs + frameDurationMs);
+    this.block(this.videoTrack, tsMs, frame, 1, 0, tsMs + frameDurationMs, keyframe);
+  }
+
+  /** One Opus packet lasting `samples` at 48 kHz. */
+  writeOpus(tsMs: number, packet: Buffer, samples: number): void {
+    if (this.opts.audio?.codec !== 'opus') throw new Error('this recording has no Opus track');
+    this.block(this.audioTrack, tsMs, packet, 0, samples, tsMs + samples / 48);
   }
 
   writeAudio(tsMs: number, pcm: Buffer): void {
     if (!this.audioTrack || !this.opts.audio) throw new Error('this recording has no audio track');
+    if (this.opts.audio.codec === 'opus') throw new Error('an Opus track takes packets (writeOpus), not PCM');
     const samples = pcm.length / 2 / this.opts.audio.channels;
     this.block(this.audioTrack, tsMs, pcm, 0, samples, tsMs + (samples * 1000) / this.opts.audio.sampleRate);
   }
@@ -360,6 +337,7 @@ export class MkvWriter {
     await s.flush().catch(() => undefined);
     if (!s.failed) {
       this.closeCluster();
+      // With H.264, only clusters that open with an IDR are cued, and those on the video track.
       const cueTrack = this.videoTrack || this.audioTrack;
       const cuesPos = s.append(
         E.master(

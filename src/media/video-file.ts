@@ -56,6 +56,11 @@ export class VideoFileSource {
     return new VideoFileSource(path, fps, width, height, opts.fps ? Math.round(duration * fps) : declared, opts);
   }
 
+  /** ffmpeg input arguments for this source, for an encoder that reads it itself (the H.264 path). */
+  get ffmpegInput(): string[] {
+    return this.opts.inputFormat ? ['-f', this.opts.inputFormat, ...(this.opts.inputOptions ?? []), '-i', this.path] : ['-i', this.path];
+  }
+
   /** One pass over the file; breaking out of the loop stops ffmpeg. */
   async *frames(): AsyncGenerator<Buffer> {
     const filters = [`scale=${this.width}:${this.height}`];

@@ -6,10 +6,12 @@ import {
   Kind,
   MAGIC,
   Mode,
-  PROTOCOL_VERSION,
+  SUPPORTED_VERSIONS,
   Verdict,
   VideoCodec,
   alertCodeName,
+  audioCodecName,
+  videoCodecName,
   byeReasonName,
   modeName,
   verdictName,
@@ -17,6 +19,7 @@ import {
   type OptionalKind,
 } from './constants';
 import { ProtocolError } from './errors';
+import { decodeV2Media, encodeV2Media, isV2Media } from './codec-v2';
 import { FieldReader, FieldWriter } from './fields';
 import type { AudioParams, Message, ReceiptGap, TrackReceipt, VideoParams } from './messages';
 
@@ -94,6 +97,11 @@ export function encodeParts(msg: Message): Buffer[] {
   const w = new FieldWriter();
   let tail: Buffer | null = null;
   let kind: KindCode;
+  if (isV2Media(msg)) {
+    ({ kind, tail } = encodeV2Media(msg, w));
+    const fields = w.finish();
+    return [header(kind, fields.length + tail.length), fields, tail];
+  }
   switch (msg.type) {
     case 'hello': {
       kind = Kind.HELLO;
@@ -111,6 +119,8 @@ export function encodeParts(msg: Message): Buffer[] {
       w.u32(msg.limits.video).u32(msg.limits.audio).u32(msg.limits.control).u32(msg.idleTimeoutMs);
       // Sequence numbers travel as seq + 1, so 0 means "none received yet".
       w.u8(msg.resumed ? 1 : 0).u32(msg.lastVideoSeq + 1).u32(msg.lastAudioSeq + 1).f64(msg.resumeAtMs);
+      // Appended for a version-2 client only: a version-1 decoder refuses trailing bytes.
+      if (msg.snapshotIntervalMs !== undefined) w.u32(msg.snapshotIntervalMs);
       break;
     case 'video_frame':
       kind = Kind.VIDEO_FRAME;
@@ -173,10 +183,10 @@ function timestamp(r: FieldReader, field: string, what: string): number {
 
 function decodeHello(r: FieldReader): Message {
   const version = r.u16('version');
-  if (version !== PROTOCOL_VERSION) {
+  if (!SUPPORTED_VERSIONS.includes(version)) {
     throw new ProtocolError(
       'VIGIL_ERR_VERSION',
-      `HELLO speaks protocol version ${version}; this end speaks ${PROTOCOL_VERSION}: upgrade the older side`,
+      `HELLO speaks protocol version ${version}; this end speaks ${SUPPORTED_VERSIONS.join(' and ')}: upgrade the older side`,
     );
   }
   const candidateId = r.str('candidate_id', MAX_ID_BYTES);
@@ -188,17 +198,21 @@ function decodeHello(r: FieldReader): Message {
   }
   let video: VideoParams | null = null;
   if (flags & HELLO_HAS_VIDEO) {
-    const codec = r.u8('video_codec');
-    if (codec !== VideoCodec.jpeg) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `HELLO video codec ${codec} is not JPEG (1)`);
-    video = { codec: 'jpeg', width: r.u16('width'), height: r.u16('height'), fps: r.f32('fps') };
+    const code = r.u8('video_codec');
+    const codec = videoCodecName(code);
+    if (!codec || (version === 1 && codec !== 'jpeg')) {
+      throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `HELLO video codec ${code} is not JPEG (1)${version >= 2 ? ' or H.264 (2)' : ' (H.264 needs protocol version 2)'}`);
+    }
+    video = { codec, width: r.u16('width'), height: r.u16('height'), fps: r.f32('fps') };
   }
   let audio: AudioParams | null = null;
   if (flags & HELLO_HAS_AUDIO) {
-    const codec = r.u8('audio_codec');
-    if (codec !== AudioCodec.pcm_s16le) {
-      throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `HELLO audio codec ${codec} is not PCM s16le (1)`);
+    const code = r.u8('audio_codec');
+    const codec = audioCodecName(code);
+    if (!codec || (version === 1 && codec !== 'pcm_s16le')) {
+      throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `HELLO audio codec ${code} is not PCM s16le (1)${version >= 2 ? ' or Opus (2)' : ' (Opus needs protocol version 2)'}`);
     }
-    audio = { codec: 'pcm_s16le', sampleRate: r.u32('sample_rate'), channels: r.u8('channels') };
+    audio = { codec, sampleRate: r.u32('sample_rate'), channels: r.u8('channels') };
   }
   r.end();
   const accepts = OPTIONAL_KINDS.filter((k) => flags & HELLO_ACCEPTS[k]);
@@ -210,6 +224,8 @@ function decodeHello(r: FieldReader): Message {
  * Decodes one payload whose kind and length the frame header already gave. Throws only ProtocolError.
  */
 export function decodePayload(kind: KindCode, payload: Buffer): Message {
+  const v2 = decodeV2Media(kind, payload);
+  if (v2) return v2;
   switch (kind) {
     case Kind.HELLO:
       return decodeHello(new FieldReader(payload, 'HELLO'));
@@ -226,8 +242,9 @@ export function decodePayload(kind: KindCode, payload: Buffer): Message {
       const lastVideoSeq = r.u32('last_video_seq') - 1;
       const lastAudioSeq = r.u32('last_audio_seq') - 1;
       const resumeAtMs = timestamp(r, 'resume_at', 'WELCOME');
+      const snapshot = r.remaining > 0 ? { snapshotIntervalMs: r.u32('snapshot_interval_ms') } : {};
       r.end();
-      return { type: 'welcome', sessionId, mode, limits, idleTimeoutMs, resumed: resumedFlag === 1, lastVideoSeq, lastAudioSeq, resumeAtMs };
+      return { type: 'welcome', sessionId, mode, limits, idleTimeoutMs, resumed: resumedFlag === 1, lastVideoSeq, lastAudioSeq, resumeAtMs, ...snapshot };
     }
     case Kind.VIDEO_FRAME: {
       const r = new FieldReader(payload, 'VIDEO_FRAME');
@@ -300,5 +317,7 @@ export function decodePayload(kind: KindCode, payload: Buffer): Message {
       const code = alertCodeName(wireCode);
       return code ? { type: 'alert', code, text } : { type: 'alert', code: 'unknown', text, wireCode };
     }
+    default:
+      throw new ProtocolError('VIGIL_ERR_UNKNOWN_KIND', `unknown message kind ${kind}`);
   }
 }

@@ -2,8 +2,13 @@
  * Wire constants shared by both ends. Numbers here are part of the protocol: never renumber, only add.
  */
 
-/** Protocol version carried in HELLO. Bump on any incompatible change to a payload layout. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Protocol version carried in HELLO. Bump on any incompatible change to a payload layout. Version 2 adds
+ * H.264/Opus media (CODEC_CONFIG, H264_FRAME, OPUS_PACKET, SNAPSHOT) and the snapshot rate in WELCOME; a
+ * server speaks both, and answers each client in the version its HELLO declared.
+ */
+export const PROTOCOL_VERSION = 2;
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
 
 /** First byte of every frame header: catches a peer that is not speaking vigil (HTTP, TLS, noise) at once. */
 export const MAGIC = 0x56; // 'V'
@@ -25,6 +30,14 @@ export const Kind = {
   RECEIPT: 10,
   /** Server -> client, only to a client whose HELLO accepts it: something the candidate must know went wrong. */
   ALERT: 11,
+  /** Client -> server, version 2: a track's codec configuration (avcC for H.264, OpusHead for Opus). */
+  CODEC_CONFIG: 12,
+  /** Client -> server, version 2: one H.264 access unit, length-prefixed NAL units. */
+  H264_FRAME: 13,
+  /** Client -> server, version 2: one Opus packet with its duration. */
+  OPUS_PACKET: 14,
+  /** Client -> server, version 2: a small JPEG of the camera for face detection (not recorded). */
+  SNAPSHOT: 15,
 } as const;
 export type KindName = keyof typeof Kind;
 export type KindCode = (typeof Kind)[KindName];
@@ -51,6 +64,13 @@ export interface PayloadLimits {
   control: number;
 }
 
+/** Largest Opus packet (RFC 6716 §3.4: 1275 bytes a frame, 3 frames of 40/60 ms in one packet). */
+export const MAX_OPUS_PACKET = 3 * 1275 + 3;
+/** OPUS_PACKET fields before the packet: seq u32, timestamp f64, samples u16. */
+export const OPUS_PACKET_FIELDS = 14;
+/** Largest codec configuration: an avcC or OpusHead far beyond any encoder's, and small enough for the recorder. */
+export const MAX_CODEC_CONFIG = 400;
+
 export const DEFAULT_LIMITS: Readonly<PayloadLimits> = Object.freeze({
   // A 1920x1080 JPEG at high quality is ~500 KB; 2 MiB leaves room without letting one frame hog memory.
   video: 2 * 1024 * 1024,
@@ -68,8 +88,12 @@ export type ModeName = keyof typeof Mode;
 export const Verdict = { unknown: 0, ok: 1, no_face: 2, misaligned: 3, multiple_faces: 4 } as const;
 export type VerdictName = keyof typeof Verdict;
 
-export const VideoCodec = { jpeg: 1 } as const;
-export const AudioCodec = { pcm_s16le: 1 } as const;
+export const VideoCodec = { jpeg: 1, h264: 2 } as const;
+export const AudioCodec = { pcm_s16le: 1, opus: 2 } as const;
+export type VideoCodecName = keyof typeof VideoCodec;
+export type AudioCodecName = keyof typeof AudioCodec;
+export const videoCodecName = namesByNumber(VideoCodec);
+export const audioCodecName = namesByNumber(AudioCodec);
 
 /**
  * BYE reason codes. The name is the stable identifier logs, status and scripts use; the number is what travels.
@@ -95,6 +119,12 @@ export const ByeReason = {
   too_many_unauthenticated: 1017,
   /** Never sent (there is no channel yet): the reason logged and counted for a failed TLS handshake. */
   tls_failed: 1018,
+  /** Version 2: a codec configuration is missing (media before it) or malformed. */
+  bad_codec_config: 1019,
+  /** Version 2: the first H.264 frame after a (re)configuration or a resume is not a keyframe. */
+  keyframe_required: 1020,
+  /** Version 2: an H.264 access unit or Opus packet that is not what its codec allows. */
+  bad_media: 1021,
   /** Never sent (the WebSocket upgrade is refused over HTTP): a page on a foreign origin tried to connect. */
   origin_refused: 1022,
 } as const;

@@ -4,6 +4,8 @@ import {
   HEADER_SIZE,
   Kind,
   MAGIC,
+  MAX_OPUS_PACKET,
+  OPUS_PACKET_FIELDS,
   kindName,
   type KindCode,
   type PayloadLimits,
@@ -79,7 +81,14 @@ export class Decoder {
   }
 
   private limitFor(kind: KindCode): number {
-    const limit = kind === Kind.VIDEO_FRAME ? this.limits.video : kind === Kind.AUDIO_CHUNK ? this.limits.audio : this.limits.control;
+    const limit =
+      kind === Kind.VIDEO_FRAME || kind === Kind.H264_FRAME || kind === Kind.SNAPSHOT
+        ? this.limits.video
+        : kind === Kind.AUDIO_CHUNK
+          ? this.limits.audio
+          : kind === Kind.OPUS_PACKET
+            ? Math.min(this.limits.audio, OPUS_PACKET_FIELDS + MAX_OPUS_PACKET)
+            : this.limits.control;
     return Math.min(limit, ABSOLUTE_MAX_PAYLOAD);
   }
 

@@ -7,7 +7,10 @@ export type ProtocolErrorCode =
   | 'VIGIL_ERR_TOO_LARGE'
   | 'VIGIL_ERR_MALFORMED'
   | 'VIGIL_ERR_BAD_VALUE'
-  | 'VIGIL_ERR_VERSION';
+  | 'VIGIL_ERR_VERSION'
+  | 'VIGIL_ERR_CODEC_CONFIG'
+  | 'VIGIL_ERR_KEYFRAME'
+  | 'VIGIL_ERR_MEDIA';
 
 const BYE_FOR_CODE: Record<ProtocolErrorCode, ByeReasonName> = {
   VIGIL_ERR_BAD_MAGIC: 'protocol_error',
@@ -16,6 +19,9 @@ const BYE_FOR_CODE: Record<ProtocolErrorCode, ByeReasonName> = {
   VIGIL_ERR_MALFORMED: 'protocol_error',
   VIGIL_ERR_BAD_VALUE: 'protocol_error',
   VIGIL_ERR_VERSION: 'unsupported_version',
+  VIGIL_ERR_CODEC_CONFIG: 'bad_codec_config',
+  VIGIL_ERR_KEYFRAME: 'keyframe_required',
+  VIGIL_ERR_MEDIA: 'bad_media',
 };
 
 /** The only error the decoder ever throws or returns: a code to match, a message to show, the BYE to answer with. */

@@ -133,6 +133,11 @@ export class FieldReader {
     return v;
   }
 
+  /** Bytes not yet read (a field a later version appended). */
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
   /** The rest of the payload, without copying. */
   rest(): Buffer {
     const v = this.buf.subarray(this.pos);

@@ -1,15 +1,18 @@
-import type { AlertCodeName, ByeReasonName, ModeName, OptionalKind, VerdictName } from './constants';
+import type { AlertCodeName, AudioCodecName, ByeReasonName, ModeName, OptionalKind, VerdictName, VideoCodecName } from './constants';
 
-/** What a candidate will send, declared once in HELLO; the recorder builds its tracks from it. */
+/**
+ * What a candidate will send, declared once in HELLO; the recorder builds its tracks from it. Version 1 knows
+ * only JPEG and PCM; version 2 adds H.264 (sent as H264_FRAME) and Opus (OPUS_PACKET, always 48 kHz).
+ */
 export interface VideoParams {
-  codec: 'jpeg';
+  codec: VideoCodecName;
   width: number;
   height: number;
   fps: number;
 }
 
 export interface AudioParams {
-  codec: 'pcm_s16le';
+  codec: AudioCodecName;
   sampleRate: number;
   channels: number;
 }
@@ -53,6 +56,47 @@ export interface WelcomeMessage {
    * took it over) numbers its timestamps from here so the recording's timeline runs on.
    */
   resumeAtMs: number;
+  /**
+   * Version 2 only (a version-1 WELCOME has no such field): how often the server wants a SNAPSHOT of an H.264
+   * camera for face detection, in ms; 0 when it wants none.
+   */
+  snapshotIntervalMs?: number;
+}
+
+/** Version 2: a track's codec configuration, before its first frame and again whenever it changes. */
+export interface CodecConfigMessage {
+  type: 'codec_config';
+  track: 'video' | 'audio';
+  /** avcC record (4-byte NAL lengths) for H.264; OpusHead for Opus. */
+  data: Buffer;
+}
+
+/** Version 2: one H.264 access unit. */
+export interface H264FrameMessage {
+  type: 'h264_frame';
+  seq: number;
+  timestampMs: number;
+  /** True for an IDR picture: decoding can start here. */
+  keyframe: boolean;
+  /** Length-prefixed (4-byte) NAL units, without parameter sets; recorded as they are. */
+  data: Buffer;
+}
+
+/** Version 2: one Opus packet. */
+export interface OpusPacketMessage {
+  type: 'opus_packet';
+  seq: number;
+  timestampMs: number;
+  /** Duration in 48 kHz samples (must match the packet's TOC byte). */
+  samples: number;
+  data: Buffer;
+}
+
+/** Version 2: a small JPEG of what the H.264 track shows, for face detection only; never recorded. */
+export interface SnapshotMessage {
+  type: 'snapshot';
+  timestampMs: number;
+  jpeg: Buffer;
 }
 
 export interface VideoFrameMessage {
@@ -159,6 +203,10 @@ export type Message =
   | PongMessage
   | ByeMessage
   | ReceiptMessage
-  | AlertMessage;
+  | AlertMessage
+  | CodecConfigMessage
+  | H264FrameMessage
+  | OpusPacketMessage
+  | SnapshotMessage;
 
 export type MessageType = Message['type'];

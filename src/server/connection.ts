@@ -20,6 +20,7 @@ import { ReplyWatchdog } from './reply-watchdog';
 import type { Session } from './session';
 import type { ConnectionHost } from './connection-host';
 import { recordAudioChunk, recordVideoFrame } from './media-intake';
+import { applyCodecConfig, newH264Intake, recordH264Frame, recordOpusPacket, snapshotIntervalFor, takeSnapshot } from './media-intake-v2';
 
 export type { Admission, ConnectionHost, ConnectionSettings } from './connection-host';
 
@@ -58,6 +59,8 @@ export class CandidateConnection {
   private tokensAt = performance.now();
   private readonly replies: ReplyWatchdog;
   private verdictSentAt = -Infinity;
+  /** Decoding restarts with each connection: its first H.264 frame must be a keyframe. */
+  private readonly h264 = newH264Intake();
   /** Reads that brought whole messages (and re-armed the deadline): a timeout that finds this grown is stale. */
   private messagesSeen = 0;
 
@@ -157,7 +160,24 @@ export class CandidateConnection {
       return;
     }
     const session = this.session!;
+    const hello = this.hello!;
+    const lead = this.host.settings.maxClockLeadMs;
+    if (hello.version < 2 && (msg.type === 'codec_config' || msg.type === 'h264_frame' || msg.type === 'opus_packet' || msg.type === 'snapshot')) {
+      throw new ProtocolError('VIGIL_ERR_MALFORMED', `${msg.type.toUpperCase()} is a protocol version 2 message; this client said version ${hello.version}`);
+    }
     switch (msg.type) {
+      case 'codec_config':
+        applyCodecConfig(hello, session, msg, this.h264);
+        return;
+      case 'h264_frame':
+        recordH264Frame(hello, session, msg, this.h264, lead);
+        return;
+      case 'opus_packet':
+        recordOpusPacket(hello, session, msg, lead);
+        return;
+      case 'snapshot':
+        if (takeSnapshot(hello, session, msg)) this.slot?.offer(msg.jpeg, msg.timestampMs);
+        return;
       case 'video_frame':
         if (recordVideoFrame(this.hello!, session, msg, this.host.settings.maxClockLeadMs)) this.slot?.offer(msg.jpeg, msg.timestampMs);
         return;
@@ -213,6 +233,7 @@ export class CandidateConnection {
           lastVideoSeq: admission.session.lastVideoSeq,
           lastAudioSeq: admission.session.lastAudioSeq,
           resumeAtMs: admission.resumed ? Math.max(admission.session.ageMs, admission.session.lastVideoTs, admission.session.lastAudioTs) : 0,
+          ...snapshotIntervalFor(hello, s.analyzer ? s.analyzeIntervalMs : null),
         });
         // refresh() would re-arm the handshake timer's delay: the idle timeout needs a timer of its own.
         clearTimeout(this.deadline);

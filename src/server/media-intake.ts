@@ -36,7 +36,7 @@ export function recordAudioChunk(hello: HelloMessage, session: Session, msg: Aud
 }
 
 /** Capture times must not go backwards per track, nor run far ahead of the time the session has existed. */
-function checkTimestamp(session: Session, maxClockLeadMs: number, what: string, ts: number, last: number): number {
+export function checkTimestamp(session: Session, maxClockLeadMs: number, what: string, ts: number, last: number): number {
   if (ts < last) throw new ProtocolError('VIGIL_ERR_BAD_VALUE', `${what} timestamp ${ts} ms is before the previous one (${last} ms)`);
   const limit = session.ageMs + maxClockLeadMs;
   if (ts > limit) {

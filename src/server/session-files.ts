@@ -35,8 +35,8 @@ export interface SessionRecord {
   ended: string;
   /** How the connection ended (equal to `ended` unless a write failed); null while in progress. */
   end_cause: string | null;
-  video: { codec: 'jpeg'; width: number; height: number; fps: number } | null;
-  audio: { codec: 'pcm_s16le'; sample_rate: number; channels: number } | null;
+  video: { codec: 'jpeg' | 'h264'; width: number; height: number; fps: number } | null;
+  audio: { codec: 'pcm_s16le' | 'opus'; sample_rate: number; channels: number } | null;
   bytes_received: number;
   frames_received: number;
   /** Frames whose bytes reached the file (see MkvWriter: handed to a write that succeeded). */

@@ -105,7 +105,8 @@ export class Session {
     const ids = new IncidentIds();
     this.tracker = new IncidentTracker(init.incidentAfterS, ids);
     this.speechTracker = new IncidentTracker(init.speechAfterS, ids);
-    this.vad = init.audio ? new VoiceActivityDetector(init.audio.sampleRate, init.audio.channels) : null;
+    // Speech detection reads PCM; an Opus track would need a decoder per candidate (see README, H.264 + Opus).
+    this.vad = init.audio?.codec === 'pcm_s16le' ? new VoiceActivityDetector(init.audio.sampleRate, init.audio.channels) : null;
   }
 
   /**
@@ -121,8 +122,8 @@ export class Session {
     const writer = await MkvWriter.create(
       path.join(dir, RECORDING_FILE),
       {
-        video: init.video ? { width: init.video.width, height: init.video.height } : null,
-        audio: init.audio ? { sampleRate: init.audio.sampleRate, channels: init.audio.channels } : null,
+        video: init.video ? { codec: init.video.codec, width: init.video.width, height: init.video.height } : null,
+        audio: init.audio ? { codec: init.audio.codec, sampleRate: init.audio.sampleRate, channels: init.audio.channels } : null,
         title: `${init.candidateId} ${init.sessionId}`,
         startedAt: new Date(),
         writingApp: init.writingApp,
@@ -185,11 +186,28 @@ export class Session {
     return performance.now() - this.startedMono;
   }
 
-  recordVideo(timestampMs: number, jpeg: Buffer): void {
+  /** A JPEG, or an H.264 access unit (previews of H.264 come from its snapshots, see media-intake-v2.ts). */
+  recordVideo(timestampMs: number, frame: Buffer, keyframe = true): void {
     this.framesReceived++;
-    this.latestFrame = { jpeg, timestampMs };
+    if (this.init.video?.codec === 'jpeg') this.latestFrame = { jpeg: frame, timestampMs };
     this.videoRate.add(1);
-    this.writer.writeVideo(timestampMs, jpeg, this.frameMs);
+    this.writer.writeVideo(timestampMs, frame, this.frameMs, keyframe);
+  }
+
+  /** The codec configuration of each compressed track as last written to the recording, and its listeners. */
+  readonly codecConfig: { video: Buffer | null; audio: Buffer | null } = { video: null, audio: null };
+  readonly opusListeners = new Set<(timestampMs: number, packet: Buffer, samples: number) => void>();
+
+  configure(track: 'video' | 'audio', data: Buffer, codecDelayNs: number | null): void {
+    this.codecConfig[track] = data;
+    this.writer.setCodecPrivate(track, data, codecDelayNs);
+  }
+
+  recordOpus(timestampMs: number, packet: Buffer, samples: number): void {
+    this.audioChunksReceived++;
+    this.audioRate.add(packet.length);
+    this.writer.writeOpus(timestampMs, packet, samples);
+    for (const l of this.opusListeners) l(timestampMs, packet, samples);
   }
 
   /** Records one chunk and runs voice activity over it; returns the speech incidents it opened or closed. */
