@@ -2,7 +2,7 @@
  * Camera and microphone in the page: WebCodecs H.264 (avc format: avcC plus length-prefixed NAL units, as
  * protocol 2 carries them) and Opus, and 320x240 JPEG snapshots for the server's face detection. The numbers
  * follow the headless client's (README, "H.264 and Opus"): 640x480 at 15 fps, a keyframe every 2 s, about
- * 500 kbit/s at most for video and 24 kbit/s for speech.
+ * 500 kbit/s at most for video and 24 kbit/s for speech in 40 ms Opus packets.
  */
 import type { H264FrameMessage, OpusPacketMessage, SnapshotMessage } from '../protocol/candidate-wire';
 
@@ -13,7 +13,8 @@ const KEYFRAME_EVERY = 2 * FPS;
 const SNAPSHOT_W = 320;
 const SNAPSHOT_H = 240;
 const OPUS_RATE = 48_000;
-const OPUS_FRAME = 960; // 20 ms
+/** 40 ms packets, like the headless client: 25 a second, so resending a 10 s buffer stays inside the server's message-rate limit. */
+const OPUS_FRAME = 1920;
 /** libopus's look-ahead at 48 kHz, for an encoder that does not say its own pre-skip. */
 const DEFAULT_PRE_SKIP = 312;
 
@@ -27,7 +28,13 @@ export const VIDEO_CONFIG: VideoEncoderConfig = {
   avc: { format: 'avc' },
 };
 
-export const AUDIO_CONFIG: AudioEncoderConfig = { codec: 'opus', sampleRate: OPUS_RATE, numberOfChannels: 1, bitrate: 24_000 };
+export const AUDIO_CONFIG: AudioEncoderConfig = {
+  codec: 'opus',
+  sampleRate: OPUS_RATE,
+  numberOfChannels: 1,
+  bitrate: 24_000,
+  opus: { frameDuration: (OPUS_FRAME / OPUS_RATE) * 1e6 },
+};
 
 /** What this browser lacks for the page, in words for the candidate; null when it has everything. */
 export async function missingFeatures(): Promise<string | null> {
