@@ -36,7 +36,15 @@ dist/.vigil-built: node_modules/.vigil-installed $(SOURCES)
 	npx tsc -p tsconfig.json
 	@touch $@
 
-build: deps dist/.vigil-built
+# The candidate page: type-checked with the DOM's types, bundled with src/protocol (and a Buffer for it) by esbuild.
+WEB_SOURCES := $(wildcard src/web/*) $(wildcard src/protocol/*.ts)
+dist/web/index.html: node_modules/.vigil-installed $(WEB_SOURCES)
+	npx tsc -p src/web/tsconfig.json
+	npx esbuild src/web/page.ts --bundle --format=esm --target=es2022 --minify --inject:src/web/buffer-shim.ts --outfile=dist/web/app.js --log-level=warning
+	npx esbuild src/web/mic-worklet.ts --format=esm --target=es2022 --minify --outfile=dist/web/mic-worklet.js --log-level=warning
+	cp src/web/index.html src/web/style.css dist/web/
+
+build: deps dist/.vigil-built dist/web/index.html
 
 # typescript-eslint with type information: floating promises, misused promises, non-exhaustive switches.
 lint: deps

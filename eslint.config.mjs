@@ -10,6 +10,7 @@ export default tseslint.config(
   {
     files: ['**/*.ts'],
     languageOptions: {
+      // src/web has its own tsconfig (the DOM's types, for the browser); the project service finds it there.
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     linterOptions: { reportUnusedDisableDirectives: 'error' },

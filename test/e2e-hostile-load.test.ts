@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
+import { WebSocket } from 'ws';
 import { Decoder, PROTOCOL_VERSION, encode, type Message } from '../src/protocol';
 import { audio, clientArgs, recordingFacts, runVigil, sessionDirOf, sleep, startServer, tempDir, video, waitUntil } from './helpers';
 
@@ -48,6 +49,39 @@ function attack(port: number, localAddress: string, kind: string, script: (s: ne
   });
 }
 
+/**
+ * The same over the candidate page's WebSocket: the outcome is the BYE reason it read, or the HTTP status of a
+ * refused upgrade, or `ws <code>` when the server closed the WebSocket itself (a message over its limit).
+ */
+function wsAttack(port: number, localAddress: string, kind: string, script: (ws: WebSocket) => Promise<void>, origin?: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { localAddress, ...(origin ? { origin } : {}) });
+    const decoder = new Decoder();
+    const got: Message[] = [];
+    let settled = false;
+    const finish = (bye: string | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(guard);
+      resolve({ kind, localAddress, bye, closedAfterMs: performance.now() - t0 });
+    };
+    const guard = setTimeout(() => {
+      ws.terminate();
+      if (!settled) resolve({ kind, localAddress, bye: 'NOT CLOSED BY THE SERVER', closedAfterMs: Infinity });
+      settled = true;
+    }, 20_000);
+    ws.on('message', (d: Buffer) => got.push(...decoder.push(d).messages));
+    ws.on('unexpected-response', (_req, res) => finish(`HTTP ${res.statusCode}`));
+    ws.on('error', () => undefined);
+    ws.on('close', (code) => {
+      const bye = got.find((m) => m.type === 'bye');
+      finish(bye && bye.type === 'bye' ? bye.reason : `ws ${code}`);
+    });
+    ws.on('open', () => void script(ws).catch(() => undefined));
+  });
+}
+
 const hello = (id: string): Buffer =>
   encode({ type: 'hello', version: PROTOCOL_VERSION, candidateId: id, token: '', clientVersion: 'hostile', video: { codec: 'jpeg', width: 640, height: 480, fps: 15 }, audio: null });
 
@@ -59,9 +93,10 @@ function rssMB(pid: number): number {
   }
 }
 
-test('10 candidates record every frame while 240 hostile connections are shed, each with its reason', { timeout: 120_000 }, async (t) => {
+test('10 candidates record every frame while 300 hostile connections (60 of them WebSockets) are shed, each with its reason', { timeout: 120_000 }, async (t) => {
   const dir = tempDir(t);
-  const server = await startServer(t, dir, ['--handshake-timeout', '2', '--drain-timeout', '2']);
+  const server = await startServer(t, dir, ['--handshake-timeout', '2', '--drain-timeout', '2', '--web-port', '0']);
+  const webPort = (await server.waitForLog((l) => l.msg === 'web listening'))['port'] as number;
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMB(server.proc.pid!))), 100);
   t.after(() => clearInterval(sampler));
@@ -116,8 +151,26 @@ test('10 candidates record every frame while 240 hostile connections are shed, e
   // And one address opening far more handshakes than it may.
   for (let i = 0; i < 40; i++) attacks.push(attack(server.port, '127.0.9.9', 'one address, many handshakes', async () => undefined));
 
+  // The candidate page's WebSocket gets the same treatment, and two attacks of its own.
+  for (let i = 0; i < 10; i++) attacks.push(wsAttack(webPort, addr(), 'ws random bytes', async (ws) => ws.send(junk)));
+  for (let i = 0; i < 10; i++) attacks.push(wsAttack(webPort, addr(), 'ws 4 GB frame', async (ws) => ws.send(Buffer.concat([hello(`wsbig-${i}`), Buffer.from('5603ffffffff', 'hex')]))));
+  for (let i = 0; i < 10; i++) {
+    attacks.push(
+      wsAttack(webPort, addr(), 'ws slowloris', async (ws) => {
+        for (const byte of hello(`wsslow-${i}`)) {
+          if (ws.readyState !== WebSocket.OPEN) return;
+          ws.send(Buffer.from([byte]));
+          await sleep(1000);
+        }
+      }),
+    );
+  }
+  for (let i = 0; i < 10; i++) attacks.push(wsAttack(webPort, addr(), 'ws connect and hold', async () => undefined));
+  for (let i = 0; i < 10; i++) attacks.push(wsAttack(webPort, addr(), 'ws message over the limit', async (ws) => ws.send(Buffer.alloc(3 * 1024 * 1024))));
+  for (let i = 0; i < 10; i++) attacks.push(wsAttack(webPort, addr(), 'ws foreign page', async () => undefined, 'https://evil.example'));
+
   const outcomes = await Promise.all(attacks);
-  assert.equal(outcomes.length, 240);
+  assert.equal(outcomes.length, 300);
   const notClosed = outcomes.filter((o) => o.closedAfterMs === Infinity);
   assert.deepEqual(notClosed.map((o) => o.kind), [], 'every hostile connection was closed by the server');
   const byKind = new Map<string, Set<string | null>>();
@@ -133,10 +186,16 @@ test('10 candidates record every frame while 240 hostile connections are shed, e
   expect('connect and hold', ['handshake_timeout']);
   expect('one address, many handshakes', ['too_many_unauthenticated', 'handshake_timeout']);
   assert.ok(byKind.get('one address, many handshakes')!.has('too_many_unauthenticated'));
+  expect('ws random bytes', ['protocol_error']);
+  expect('ws 4 GB frame', ['message_too_large']);
+  expect('ws slowloris', ['handshake_timeout']);
+  expect('ws connect and hold', ['handshake_timeout']);
+  expect('ws message over the limit', ['ws 1009']);
+  expect('ws foreign page', ['HTTP 403']);
 
   // Every drop is in the log with its reason, and counted.
   const dropLines = (): typeof server.logs => server.logs.filter((l) => l.msg.startsWith('dropped:'));
-  await waitUntil('240 drop log lines', () => dropLines().length >= 240, { seen: () => dropLines().length });
+  await waitUntil('300 drop log lines', () => dropLines().length >= 300, { seen: () => dropLines().length });
   // The never-reading sockets read no BYE (it waits in the kernel), so the server's log is where each one's
   // reason is: found by its own address, one line each, flooding or not reading, never anything else.
   const deaf = outcomes.filter((o) => o.kind === 'never reads');
@@ -162,5 +221,6 @@ test('10 candidates record every frame while 240 hostile connections are shed, e
   assert.ok(peakRss > 0 && peakRss < RSS_BOUND_MB, `server RSS peaked at ${peakRss.toFixed(0)} MB (bound ${RSS_BOUND_MB} MB)`);
   const st = JSON.parse((await runVigil(t, ['status', '--admin-socket', server.adminSocket, '--json']).done).stdout) as { server: { drops: Record<string, number> } };
   const total = Object.values(st.server.drops).reduce((a, b) => a + b, 0);
-  assert.ok(total >= 240, `drops counted: ${JSON.stringify(st.server.drops)}`);
+  assert.ok(total >= 300, `drops counted: ${JSON.stringify(st.server.drops)}`);
+  assert.equal(st.server.drops['origin_refused'], 10);
 });

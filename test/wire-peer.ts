@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import pino from 'pino';
+import { WebSocket, createWebSocketStream } from 'ws';
 import { Decoder, encode, type ByeMessage, type HelloMessage, type Message, type OptionalKind, type ServerEvent } from '../src/protocol';
 import { VigilServer, type ServerOptions } from '../src/server';
 import type { CandidateConnection } from '../src/server/connection';
@@ -28,13 +30,13 @@ export function connectionOf(server: VigilServer, id: string): CandidateConnecti
  * A candidate written straight on the wire format, for tests that need to do what the real client never does
  * (skip sequence numbers, stop reading, speak as an older release).
  */
-export class WirePeer {
+export class WirePeer<S extends Duplex = net.Socket> {
   readonly received: Message[] = [];
   private readonly decoder = new Decoder();
   private readonly waiters = new Set<() => void>();
   readonly closed: Promise<void>;
 
-  private constructor(readonly socket: net.Socket) {
+  private constructor(readonly socket: S) {
     socket.on('data', (chunk: Buffer) => {
       const r = this.decoder.push(chunk);
       this.received.push(...r.messages);
@@ -44,13 +46,33 @@ export class WirePeer {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
-  static connect(port: number, opts: { tlsCa?: Buffer } = {}): Promise<WirePeer> {
+  static connect(port: number, opts: { tlsCa?: Buffer } = {}): Promise<WirePeer<net.Socket>> {
     return new Promise((resolve, reject) => {
       const socket = opts.tlsCa
         ? tls.connect({ host: '127.0.0.1', port, ca: opts.tlsCa, minVersion: 'TLSv1.2' })
         : net.connect({ host: '127.0.0.1', port });
       socket.once(opts.tlsCa ? 'secureConnect' : 'connect', () => resolve(new WirePeer(socket)));
       socket.once('error', reject);
+    });
+  }
+
+  /**
+   * The same peer over the candidate page's WebSocket (`ws://127.0.0.1:PORT/ws`); `origin` as a browser would send
+   * it. Rejects with the HTTP status when the upgrade is refused.
+   */
+  static connectWs(port: number, opts: { origin?: string; path?: string } = {}): Promise<WirePeer<Duplex>> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/ws'}`, { ...(opts.origin ? { origin: opts.origin } : {}) });
+      ws.once('open', () => {
+        const stream = createWebSocketStream(ws);
+        stream.once('end', () => stream.destroy()); // closed by the server: nothing more to write either
+        resolve(new WirePeer(stream));
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        reject(new Error(`HTTP ${res.statusCode}`));
+        ws.terminate();
+      });
+      ws.once('error', reject);
     });
   }
 

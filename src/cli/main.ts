@@ -5,7 +5,7 @@ import { AdminClientError } from '../admin/client';
 import { hasPortAudio, listAudioInputs } from '../media/mic';
 import { MediaProbeError } from '../media/probe';
 import { ABSOLUTE_MAX_PAYLOAD, DEFAULT_LIMITS } from '../protocol';
-import { AuthError, candidateIdProblem, issueToken, loadSecret, parseTtl } from '../server';
+import { AuthError, candidateIdProblem, candidateLink, candidateLinkBase, issueToken, loadSecret, parseTtl } from '../server';
 import { DetectError, type DetectorName } from '../detect';
 import { runConsole } from '../tui/console';
 import { runDetect } from './detect';
@@ -56,6 +56,8 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .option('--nats <url>', 'join a cluster on this NATS server (nats://host:4222)')
     .option('--node <name>', 'this node\'s name in the cluster (default: the host name)')
     .option('--exam <name>', 'exam name in the cluster\'s event subjects (default: default)')
+    .option('--web-port <n>', 'also serve the candidate page and its WebSocket on this port (HTTPS with --tls-cert)', intArg('--web-port', 0, 65535))
+    .option('--web-origin <origin...>', 'other origins whose pages may open the WebSocket (the page\'s own always may)')
     .action((flags: ServeFlags & DetectionFlags & ClusterFlags) => run(serve(flags)));
   addDetectionOptions(program.commands.find((c) => c.name() === 'serve')!, true);
 
@@ -87,14 +89,18 @@ export function buildProgram(run: (p: Promise<number>) => void): Command {
     .requiredOption('--id <candidate>', 'the candidate the token is for')
     .option('--ttl <duration>', 'how long it is valid: 90s, 30m, 4h, 2d', '4h')
     .option('--secret-file <file>', 'the server\'s secret', path.join(DEFAULT_RECORD_DIR, 'vigil.secret'))
-    .action((flags: { id: string; ttl: string; secretFile: string }) =>
+    .option('--url <base>', 'also print the candidate\'s link to the page of `serve --web-port` (e.g. https://exam.example.org:8443/)')
+    .action((flags: { id: string; ttl: string; secretFile: string; url?: string }) =>
       run(
         (async () => {
           const problem = candidateIdProblem(flags.id);
           if (problem) throw new AuthError('VIGIL_ERR_TTL', `invalid candidate id ${JSON.stringify(flags.id)}: ${problem}`);
           const ttl = parseTtl(flags.ttl);
+          const base = flags.url === undefined ? null : candidateLinkBase(flags.url);
           const secret = await loadSecret(flags.secretFile, false);
-          process.stdout.write((await issueToken(secret, flags.id, ttl)) + '\n');
+          const token = await issueToken(secret, flags.id, ttl);
+          process.stdout.write(token + '\n');
+          if (base) process.stdout.write(candidateLink(base, flags.id, token) + '\n');
           return 0;
         })().catch(expected('token', 2, AuthError)),
       ),

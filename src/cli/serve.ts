@@ -1,14 +1,15 @@
 // `vigil serve`: turns the serve flags into a detector pool, secret, TLS files and a VigilServer, and runs it until a signal.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { AdminSocketError, AuthError, ServerError, VigilServer, isLoopback, loadSecret } from '../server';
+import { AdminSocketError, AuthError, ServerError, VigilServer, isLoopback, loadSecret, type WebListener } from '../server';
 import { DetectError, DetectorPool } from '../detect';
 import { onCrash } from './crash';
 import { createLogger, flushLogger } from './logger';
 import { VERSION, onceInterrupted, poolOptions, type DetectionFlags } from './options';
 import { clusterFlagsProblem, clusterFor, type ClusterFlags } from './serve-cluster';
+import { startWebListener, type WebFlags } from './serve-web';
 
-export interface ServeFlags {
+export interface ServeFlags extends WebFlags {
   host: string;
   port: number;
   recordDir: string;
@@ -119,10 +120,15 @@ export async function serve(flags: ServeFlags & DetectionFlags & ClusterFlags): 
   });
   const { signal, dispose } = onceInterrupted();
   let address: { host: string; port: number };
+  let web: WebListener | null = null;
+  let listening = false;
   try {
     address = await server.listen();
+    listening = true;
+    if (flags.webPort !== undefined) web = await startWebListener({ ...flags, webPort: flags.webPort }, server, tlsFiles ?? null, log);
   } catch (err) {
     dispose();
+    if (listening) await server.close();
     await pool?.close();
     if (err instanceof ServerError || err instanceof AdminSocketError) {
       process.stderr.write(`vigil serve: ${err.message}\n`);
@@ -137,6 +143,7 @@ export async function serve(flags: ServeFlags & DetectionFlags & ClusterFlags): 
   log.info({ signal: String(signal.reason) }, 'signal received');
   // Sessions are finalised (and left in the table for other nodes) while the bus is still there; then the node leaves.
   await server.close();
+  await web?.close();
   await node?.close();
   await pool?.close();
   dispose();

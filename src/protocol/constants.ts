@@ -125,6 +125,8 @@ export const ByeReason = {
   keyframe_required: 1020,
   /** Version 2: an H.264 access unit or Opus packet that is not what its codec allows. */
   bad_media: 1021,
+  /** Never sent (the WebSocket upgrade is refused over HTTP): a page on a foreign origin tried to connect. */
+  origin_refused: 1022,
 } as const;
 export type ByeReasonName = keyof typeof ByeReason;
 

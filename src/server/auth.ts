@@ -13,7 +13,7 @@ const SECRET_BYTES = 32;
 
 export class AuthError extends Error {
   constructor(
-    readonly code: 'VIGIL_ERR_SECRET' | 'VIGIL_ERR_TTL',
+    readonly code: 'VIGIL_ERR_SECRET' | 'VIGIL_ERR_TTL' | 'VIGIL_ERR_URL',
     message: string,
   ) {
     super(message);

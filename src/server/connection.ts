@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import {
   Decoder,
@@ -25,6 +25,16 @@ import { applyCodecConfig, newH264Intake, recordH264Frame, recordOpusPacket, sna
 export type { Admission, ConnectionHost, ConnectionSettings } from './connection-host';
 
 type State = 'handshake' | 'open' | 'closing' | 'closed';
+
+/**
+ * What a connection reads and writes: a TCP or TLS socket, or a WebSocket's byte stream. Protocol frames are
+ * self-delimiting, so how the transport cuts the bytes into chunks or messages does not matter here.
+ */
+export type CandidateSocket = Duplex & {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  setNoDelay?(noDelay?: boolean): unknown;
+};
 
 /**
  * One candidate's TCP connection: the handshake, the message dispatch, keepalive and the close. The frame
@@ -55,14 +65,14 @@ export class CandidateConnection {
   private messagesSeen = 0;
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: CandidateSocket,
     private readonly host: ConnectionHost,
     readonly log: Logger,
   ) {
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     const s = host.settings;
     this.decoder = new Decoder(s.limits);
-    socket.setNoDelay(true);
+    socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.onClose());

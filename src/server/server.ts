@@ -17,7 +17,7 @@ import {
 } from '../protocol';
 import { AdminServer } from './admin-server';
 import { listenTo, previewOf } from './admin-views';
-import { CandidateConnection, type Admission, type ConnectionHost, type ConnectionSettings } from './connection';
+import { CandidateConnection, type Admission, type CandidateSocket, type ConnectionHost, type ConnectionSettings } from './connection';
 import { DetachedSessions } from './detached-sessions';
 import { EndedSessions } from './ended-sessions';
 import { DetectionWatch } from './detection';
@@ -92,20 +92,17 @@ export class VigilServer implements ConnectionHost {
     if (opts.tls) {
       const server = tls.createServer(
         { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: this.settings.handshakeTimeoutMs },
-        (socket) => this.onConnection(socket),
+        (socket) => this.acceptSocket(socket),
       );
       // A failed or stalled TLS handshake never reaches a connection object: count and log it here.
       server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
         // With a listener here Node leaves the socket open: close it, or a silent peer holds it forever.
         socket.destroy();
-        this.drops.tls_failed = (this.drops.tls_failed ?? 0) + 1;
-        const address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-        this.log.warn({ reason: 'tls_failed', code: err.code ?? null, remote: address }, `dropped: TLS handshake failed: ${err.message}`);
-        this.publish({ kind: 'connection_dropped', at: nowIso(), address, id: null, reason: 'tls_failed', code: null, message: `TLS handshake failed: ${err.message}` });
+        this.refused(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`, 'tls_failed', `TLS handshake failed: ${err.message}`, err.code ?? null);
       });
       this.tcp = server;
     } else {
-      this.tcp = net.createServer({ pauseOnConnect: false }, (socket) => this.onConnection(socket));
+      this.tcp = net.createServer({ pauseOnConnect: false }, (socket) => this.acceptSocket(socket));
     }
     this.tcp.on('error', (err) => this.log.error({ err }, 'listener error'));
   }
@@ -142,7 +139,8 @@ export class VigilServer implements ConnectionHost {
     return { host: addr.address, port: addr.port };
   }
 
-  private onConnection(socket: net.Socket): void {
+  /** A new candidate connection from any transport: the TCP or TLS listener here, or a WebSocket (web-listener.ts). */
+  acceptSocket(socket: CandidateSocket): void {
     if (this.closing) {
       socket.destroy();
       return;
@@ -249,6 +247,13 @@ export class VigilServer implements ConnectionHost {
     if (detection.state === 'down' && conn.hello!.video) conn.alert('detector_down', detectorDownText(detection.reason));
     this.publish({ kind: 'candidate_joined', at: nowIso(), id: session.id, session_id: session.init.sessionId, address: conn.remoteAddress, mode: session.mode });
     this.failures.welcomed(conn, session);
+  }
+
+  /** A connection refused before it became one (a failed TLS handshake, a WebSocket from a foreign page): counted like a drop. */
+  refused(address: string, reason: ByeReasonName, message: string, code: string | null = null): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+    this.log.warn({ reason, code, remote: address }, `dropped: ${message}`);
+    this.publish({ kind: 'connection_dropped', at: nowIso(), address, id: null, reason, code: null, message });
   }
 
   dropped(conn: CandidateConnection, reason: ByeReasonName, error: ProtocolError | null, message: string): void {
