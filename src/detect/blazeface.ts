@@ -6,6 +6,8 @@ import { DetectError } from './types';
 
 export const BLAZEFACE_MODEL = path.resolve(__dirname, '..', '..', '..', 'models', 'blazeface_front_128x128.onnx');
 const SIZE = 128;
+/** The side of BlazeFace's square input, in pixels: a window smaller than this is enlarged to it. */
+export const BLAZEFACE_INPUT = SIZE;
 
 /** BlazeFace's 896 anchors: a 16x16 grid with 2 per cell, then an 8x8 grid with 6 per cell, centres in [0,1]. */
 function anchors(): Float32Array {
