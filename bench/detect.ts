@@ -3,7 +3,9 @@
  * accuracy on the sample videos, and milliseconds per frame for the whole path (JPEG decode, detection, verdict)
  * at 640x480 and 320x240. Runs in one process on one core, so the times are per detector process.
  *
- *   node dist/bench/detect.js [--detector dnn|haar] [--only stress|videos|timing] [--errors]
+ * For the default detector, also the cost of each stage (bench/detect-stages.ts).
+ *
+ *   node dist/bench/detect.js [--detector dnn|haar] [--only stress|videos|timing|stages] [--errors]
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +14,7 @@ import { loadOpenCV, type CV } from '../src/detect/opencv';
 import { DEFAULT_THRESHOLDS } from '../src/detect/verdict';
 import type { DetectorName } from '../src/detect/types';
 import { VideoFileSource } from '../src/media/video-file';
+import { stageCosts } from './detect-stages';
 import { machineInfo, machineLine, writeResult } from './lib/report';
 import { CONDITIONS, stressSet } from './stress/recipe';
 
@@ -130,6 +133,13 @@ async function main(): Promise<void> {
     if (!only || only === 'stress') await stress(cv, detector, name, out, process.argv.includes('--errors'));
     if (!only || only === 'videos') await videos(cv, detector, name, out);
     if (!only || only === 'timing') await timing(cv, detector, name, out);
+    if (name === 'dnn' && (!only || only === 'stages')) {
+      // candidate-ok.mp4, the clip bench/ingest streams: one face, which the quick check looks for again.
+      for (const [w, h] of [
+        [640, 480],
+        [320, 240],
+      ] as const) await stageCosts(cv, (await frames('candidate-ok.mp4', w, h)).jpegs, `${w}x${h} frames of candidate-ok.mp4`, out);
+    }
   }
   console.log(`${machineLine(machine)}\n\n${out.join('\n')}`);
   // A partial run (--detector, --only) is for looking, not for the README.

@@ -14,6 +14,11 @@ export interface FaceDetector {
   detect(img: Mat): Promise<FaceBox[]>;
   /** The quick check (dnn only): the face at `last` found again cheaply, or null when only a full look can tell. */
   track?(img: Mat, last: Rect): Promise<FaceBox | null>;
+  /**
+   * How many times smaller than the frame the quick check for `last` (frame pixels) may decode it and still see
+   * that face at its model's full input size: 1, 2, 4 or 8.
+   */
+  trackReduction?(last: Rect): number;
 }
 
 export interface DetectorConfig {
@@ -51,13 +56,19 @@ export function jpegSize(buf: Buffer): { width: number; height: number } | null 
  */
 const REDUCE_FROM_WIDTH = 480;
 
-/** The JPEG decoded as the detector wants it, and the factors from its pixels to the frame's as sent. */
-function decode(cv: CV, detector: FaceDetector, jpeg: Buffer): { img: Mat; width: number; height: number; kx: number; ky: number } {
+const REDUCED_COLOR = (cv: CV, reduce: number): number =>
+  reduce >= 8 ? cv.IMREAD_REDUCED_COLOR_8 : reduce >= 4 ? cv.IMREAD_REDUCED_COLOR_4 : reduce >= 2 ? cv.IMREAD_REDUCED_COLOR_2 : cv.IMREAD_COLOR;
+
+/**
+ * The JPEG decoded as the detector wants it (`reduce` times smaller, when given), and the factors from its pixels
+ * to the frame's as sent.
+ */
+function decode(cv: CV, detector: FaceDetector, jpeg: Buffer, reduceTo?: number): { img: Mat; width: number; height: number; kx: number; ky: number } {
   const size = jpegSize(jpeg);
-  const reduce = !detector.fullResolution && size !== null && size.width >= REDUCE_FROM_WIDTH ? 2 : 1;
+  const reduce = reduceTo ?? (!detector.fullResolution && size !== null && size.width >= REDUCE_FROM_WIDTH ? 2 : 1);
   let img: Mat;
   try {
-    img = cv.imdecode(jpeg, reduce === 2 ? cv.IMREAD_REDUCED_COLOR_2 : cv.IMREAD_COLOR);
+    img = cv.imdecode(jpeg, REDUCED_COLOR(cv, reduce));
   } catch (err) {
     throw new DetectError('VIGIL_ERR_IMAGE_DECODE', `cannot decode the JPEG: ${(err as Error).message}`);
   }
@@ -94,7 +105,8 @@ export async function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, 
  */
 export async function quickCheckJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, last: Rect, thresholds: VerdictThresholds): Promise<FrameResult | null> {
   if (!detector.track) return null;
-  const { img, width, height, kx, ky } = decode(cv, detector, jpeg);
+  // libjpeg scales while decoding: a large face needs only a fraction of the pixels, and costs that much less.
+  const { img, width, height, kx, ky } = decode(cv, detector, jpeg, detector.trackReduction?.(last));
   const found = await detector.track(img, { x: last.x / kx, y: last.y / ky, w: last.w / kx, h: last.h / ky });
   if (!found) return null;
   const faces = [toFrame(found, kx, ky)];

@@ -6,6 +6,8 @@ import { DetectError } from './types';
 
 export const BLAZEFACE_MODEL = path.resolve(__dirname, '..', '..', '..', 'models', 'blazeface_front_128x128.onnx');
 const SIZE = 128;
+/** The side of BlazeFace's square input, in pixels: a window smaller than this is enlarged to it. */
+export const BLAZEFACE_INPUT = SIZE;
 
 /** BlazeFace's 896 anchors: a 16x16 grid with 2 per cell, then an 8x8 grid with 6 per cell, centres in [0,1]. */
 function anchors(): Float32Array {
@@ -17,6 +19,8 @@ function anchors(): Float32Array {
   return Float32Array.from(out);
 }
 const ANCHORS = anchors();
+/** Byte to BlazeFace's input range [-1, 1], looked up rather than divided 49,152 times a window. */
+const TO_UNIT = Float32Array.from({ length: 256 }, (_, b) => b / 127.5 - 1);
 
 /** The six landmarks BlazeFace predicts, in its order. */
 export const LANDMARKS = ['right_eye', 'left_eye', 'nose', 'mouth', 'right_ear', 'left_ear'] as const;
@@ -83,9 +87,9 @@ export class BlazeFace {
     const px = crop.resize(SIZE, SIZE, 0, 0, cv.INTER_AREA).getData();
     const f = this.input;
     for (let j = 0; j < f.length; j += 3) {
-      f[j] = px[j + 2]! / 127.5 - 1;
-      f[j + 1] = px[j + 1]! / 127.5 - 1;
-      f[j + 2] = px[j]! / 127.5 - 1;
+      f[j] = TO_UNIT[px[j + 2]!]!;
+      f[j + 1] = TO_UNIT[px[j + 1]!]!;
+      f[j + 2] = TO_UNIT[px[j]!]!;
     }
     const out = [...(await this.model.run(f, [1, SIZE, SIZE, 3])).values()];
     // Two score tensors (512 and 384 anchors, one value each) and two regressor tensors (16 values each).
@@ -95,11 +99,14 @@ export class BlazeFace {
     if (scores.length !== 2 || regs.length !== 2) throw new DetectError('VIGIL_ERR_DETECTOR_LOAD', 'unexpected BlazeFace outputs');
     const k = side / SIZE;
     const hits: BlazeHit[] = [];
+    // Nearly every anchor scores far below minScore: compare logits first, the sigmoid only for those near it.
+    const minLogit = Math.log(minScore / (1 - minScore)) - 1e-3;
     let anchor = 0;
     for (let part = 0; part < 2; part++) {
       const logits = scores[part]!.data;
       const r = regs[part]!.data;
       for (let i = 0; i < logits.length; i++, anchor++) {
+        if (logits[i]! < minLogit) continue;
         const score = 1 / (1 + Math.exp(-Math.max(-80, Math.min(80, logits[i]!))));
         if (score <= minScore) continue;
         const ax = ANCHORS[anchor * 2]! * SIZE;

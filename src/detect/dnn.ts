@@ -1,4 +1,4 @@
-import { BlazeFace, windowOf, type BlazeHit, type Window } from './blazeface';
+import { BLAZEFACE_INPUT, BlazeFace, windowOf, type BlazeHit, type Window } from './blazeface';
 import { iou, nms, type Rect } from './geometry';
 import type { CV, Mat } from './opencv';
 import type { FaceBox } from './types';
@@ -104,6 +104,16 @@ export class DnnDetector {
     // face to face (UltraFace boxed a wide face 20 px beyond the conversion), so neither may touch an edge.
     if (touchesEdge(box, img.cols, img.rows) || touchesEdge(hits[0]!, img.cols, img.rows)) return null;
     return { ...box, score: hits[0]!.score };
+  }
+
+  /**
+   * The quick check's window around `last` shown to BlazeFace at its input size (128 px): the frame may be decoded
+   * as many times smaller as keeps that window at least that wide, so BlazeFace sees the same detail.
+   */
+  trackReduction(last: Rect): number {
+    const side = Math.max(last.w, last.h) * WINDOW;
+    for (const r of [8, 4, 2]) if (side / r >= BLAZEFACE_INPUT) return r;
+    return 1;
   }
 
   /**

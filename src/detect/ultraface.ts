@@ -7,6 +7,8 @@ import { DetectError } from './types';
 export const ULTRAFACE_MODEL = path.resolve(__dirname, '..', '..', '..', 'models', 'ultraface_rfb_320.onnx');
 const W = 320;
 const H = 240;
+/** Byte to UltraFace's input, (b - 127) / 128, looked up rather than computed 230,400 times a frame. */
+const NORMALISED = Float32Array.from({ length: 256 }, (_, b) => (b - 127) / 128);
 
 export interface Proposal extends Rect {
   score: number;
@@ -39,9 +41,9 @@ export class UltraFace {
     const f = this.input;
     // HWC BGR bytes to CHW RGB floats in one pass.
     for (let i = 0, j = 0; i < n; i++, j += 3) {
-      f[i] = (px[j + 2]! - 127) / 128;
-      f[n + i] = (px[j + 1]! - 127) / 128;
-      f[2 * n + i] = (px[j]! - 127) / 128;
+      f[i] = NORMALISED[px[j + 2]!]!;
+      f[n + i] = NORMALISED[px[j + 1]!]!;
+      f[2 * n + i] = NORMALISED[px[j]!]!;
     }
     const out = await this.model.run(f, [1, 3, H, W]);
     const scores = out.get('scores')?.data;

@@ -2,6 +2,7 @@
 // apart from connection.ts so either side can be read without the other.
 import type { ByeReasonName, HelloMessage, PayloadLimits, ProtocolError, ServerEvent } from '../protocol';
 import type { CandidateConnection } from './connection';
+import type { AnalysisTurns } from './analysis-turns';
 import type { FrameAnalyzer } from './frame-slot';
 import type { Session } from './session';
 
@@ -20,6 +21,8 @@ export interface ConnectionSettings {
   /** Replies may wait unread this long before the candidate is dropped as a slow consumer. */
   drainTimeoutMs: number;
   analyzer: FrameAnalyzer | null;
+  /** The analyzer's turns, shared by every candidate's slot; null without an analyzer. */
+  analysisTurns: AnalysisTurns | null;
   analyzeIntervalMs: number;
   /** While a candidate is not ok, the VERDICT is repeated this often. */
   verdictRepeatMs: number;

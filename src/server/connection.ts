@@ -225,6 +225,7 @@ export class CandidateConnection {
           this.slot = new LatestFrameSlot(s.analyzer, s.analyzeIntervalMs, (r, ts) => this.onAnalysis(r, ts), (err) =>
             err instanceof DetectError && err.code === 'VIGIL_ERR_DETECTOR_DOWN' ? undefined : this.log.warn({ err }, 'frame analysis failed'),
           admission.session.analysis,
+          s.analysisTurns,
           );
         }
         this.send({

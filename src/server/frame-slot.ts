@@ -2,6 +2,7 @@ import type { DetectorHealth } from '../detect/health';
 import type { FrameResult } from '../detect/types';
 import { MotionMemory, type GatingAnalyzer } from './motion-memory';
 import { AnalysisStats } from './analysis-stats';
+import type { AnalysisTurns, TurnTaker } from './analysis-turns';
 
 /** What the server needs back from one analysed frame; `vigil detect` and the detector pool produce it. */
 export type FrameAnalysis = FrameResult;
@@ -13,6 +14,8 @@ export interface FrameAnalyzer {
   readonly health?: DetectorHealth;
   /** Subscribes to changes between up and down; returns the unsubscribe function. */
   onHealth?(listener: (h: DetectorHealth) => void): () => void;
+  /** Detector processes behind it, which sets how many analyses the server keeps in flight (analysis-turns.ts). */
+  readonly size?: number;
   /** When present, the slot uses it for motion gating (motion-memory.ts). */
   analyzeUnlessStill?: GatingAnalyzer['analyzeUnlessStill'];
 }
@@ -20,9 +23,10 @@ export interface FrameAnalyzer {
 /**
  * Latest-frame-wins hand-off to an analyzer: at most one frame in analysis and one waiting per candidate.
  * A frame that arrives while one is waiting replaces it, so a slow detector drops analysis frames, never
- * received ones, and ingest never waits.
+ * received ones, and ingest never waits. With `turns` (shared by all candidates, analysis-turns.ts) the slot
+ * waits for its turn and only then takes its newest frame.
  */
-export class LatestFrameSlot {
+export class LatestFrameSlot implements TurnTaker {
   // The waiting frame in plain fields rather than an object, so offering a frame allocates nothing.
   private waitingJpeg: Buffer | null = null;
   private waitingTs = 0;
@@ -30,7 +34,10 @@ export class LatestFrameSlot {
   /** Arrival of the oldest frame offered since the last analysis took its frame: where a change could first show. */
   private unseenSince: number | null = null;
   private busy = false;
-  private lastStart = -Infinity;
+  /** Asked `turns` for a turn and not had it yet. */
+  private inLine = false;
+  /** When the last analysis started (performance.now()): the turns serve the longest-waiting candidate first. */
+  lastStart = -Infinity;
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
   /** Frames replaced before analysis (by this slot; `stats.skipped` counts across a session's connections). */
@@ -44,6 +51,7 @@ export class LatestFrameSlot {
     private readonly onResult: (result: FrameAnalysis, timestampMs: number) => void,
     private readonly onError: (err: unknown) => void,
     readonly stats: AnalysisStats = new AnalysisStats(),
+    private readonly turns: AnalysisTurns | null = null,
   ) {
     this.motion = analyzer.analyzeUnlessStill ? new MotionMemory({ analyzeUnlessStill: analyzer.analyzeUnlessStill.bind(analyzer) }) : null;
   }
@@ -74,7 +82,7 @@ export class LatestFrameSlot {
   }
 
   private pump(): void {
-    if (this.busy || this.timer || !this.waitingJpeg || this.closed) return;
+    if (this.busy || this.timer || this.inLine || !this.waitingJpeg || this.closed) return;
     const wait = this.lastStart + this.minIntervalMs - performance.now();
     if (wait > 0) {
       this.timer = setTimeout(() => {
@@ -83,6 +91,23 @@ export class LatestFrameSlot {
       }, wait);
       return;
     }
+    if (this.turns) {
+      this.inLine = true;
+      this.turns.request(this);
+      return;
+    }
+    void this.start();
+  }
+
+  /** Called by the turns: analyses the newest waiting frame, if the slot still has one. */
+  takeTurn(): Promise<void> {
+    this.inLine = false;
+    return this.start();
+  }
+
+  /** Analyses the waiting frame; settles, never rejects, once its result is applied or its failure reported. */
+  private start(): Promise<void> {
+    if (this.busy || !this.waitingJpeg || this.closed) return Promise.resolve();
     const jpeg = this.waitingJpeg;
     const timestampMs = this.waitingTs;
     const arrivedAt = this.waitingAt;
@@ -93,7 +118,7 @@ export class LatestFrameSlot {
     this.lastStart = performance.now();
     const gatedBefore = this.gated;
     const quickBefore = this.quick;
-    (this.motion ? this.motion.analyze(jpeg) : this.analyzer.analyze(jpeg, timestampMs)).then(
+    return (this.motion ? this.motion.analyze(jpeg) : this.analyzer.analyze(jpeg, timestampMs)).then(
       (result) => {
         this.busy = false;
         if (!this.closed) {
@@ -117,6 +142,8 @@ export class LatestFrameSlot {
 
   close(): void {
     this.closed = true;
+    this.turns?.withdraw(this);
+    this.inLine = false;
     this.waitingJpeg = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

@@ -17,6 +17,7 @@ import {
 } from '../protocol';
 import { AdminServer } from './admin-server';
 import { listenTo, previewOf } from './admin-views';
+import { AnalysisTurns } from './analysis-turns';
 import { CandidateConnection, type Admission, type CandidateSocket, type ConnectionHost, type ConnectionSettings } from './connection';
 import { DetachedSessions } from './detached-sessions';
 import { EndedSessions } from './ended-sessions';
@@ -85,6 +86,7 @@ export class VigilServer implements ConnectionHost {
       maxMessagesPerSecond: opts.maxMessagesPerSecond ?? 300,
       drainTimeoutMs: opts.drainTimeoutMs ?? 10_000,
       analyzer: opts.analyzer ?? null,
+      analysisTurns: opts.analyzer ? AnalysisTurns.forProcesses(opts.analyzer.size) : null,
       analyzeIntervalMs: 1000 / (opts.analyzeFps ?? 5),
       verdictRepeatMs: opts.verdictRepeatMs ?? 3_000,
     };
