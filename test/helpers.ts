@@ -256,3 +256,22 @@ export async function waitForValue<T>(
   await waitUntil(what, async () => (value = await get()) !== undefined, opts);
   return value as T;
 }
+
+/** Normalised cross-correlation of two s16le signals at the best lag up to `maxLag` samples. */
+export function ncc(a: Buffer, b: Buffer, samples: number, maxLag: number): number {
+  const x = new Int16Array(a.buffer, a.byteOffset, Math.min(samples, a.length >> 1));
+  const y = new Int16Array(b.buffer, b.byteOffset, Math.min(samples + maxLag, b.length >> 1));
+  let best = -1;
+  for (let lag = 0; lag <= maxLag; lag += 8) {
+    let num = 0;
+    let ex = 0;
+    let ey = 0;
+    for (let i = 0; i + lag < y.length && i < x.length; i++) {
+      num += x[i]! * y[i + lag]!;
+      ex += x[i]! * x[i]!;
+      ey += y[i + lag]! * y[i + lag]!;
+    }
+    if (ex > 0 && ey > 0) best = Math.max(best, num / Math.sqrt(ex * ey));
+  }
+  return best;
+}

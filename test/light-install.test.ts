@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { AdminClient } from '../src/admin/client';
 import type { SessionRecord } from '../src/server';
-import { MEDIA, REPO, audio, execText, readJson, sessionDirOf, startServer, tempDir, video, waitUntil } from './helpers';
+import { MEDIA, REPO, audio, execText, ncc, readJson, sessionDirOf, startServer, tempDir, video, waitUntil } from './helpers';
 
 /** Runs a command to the end; rejects with its output when it fails. */
 function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<{ stdout: string; stderr: string; code: number | null }> {
@@ -36,7 +36,7 @@ function nativeBinaries(dir: string): string[] {
   return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.node'));
 }
 
-test('a candidate installs the packed client with Node and ffmpeg only (no OpenCV, no native build) and streams camera and microphone', { timeout: 240_000 }, async (t) => {
+test('a candidate installs the packed client with Node and ffmpeg only (no OpenCV, no native build) and streams camera and microphone (H.264 + Opus, the default)', { timeout: 240_000 }, async (t) => {
   const dir = tempDir(t);
   const packDir = path.join(dir, 'pack');
   const app = path.join(dir, 'candidate');
@@ -101,11 +101,11 @@ test('a candidate installs the packed client with Node and ffmpeg only (no OpenC
   await waitUntil('the session is finalised', () => existsSync(path.join(sdir, 'session.json')) && readJson<SessionRecord>(path.join(sdir, 'session.json')).ended_at !== null);
   const rec = readJson<SessionRecord>(path.join(sdir, 'session.json'));
   assert.ok(rec.frames_written >= 30, `${rec.frames_written} frames`);
-  // The microphone's samples arrive byte for byte: ffmpeg read the device at the rate and layout asked for.
+  // The default codec is Opus, so the microphone is compared by its shape: the sample speech, from the start.
   const out = path.join(dir, 'out.raw');
-  await execText('ffmpeg', ['-v', 'error', '-y', '-i', path.join(sdir, 'recording.mkv'), '-map', '0:a', '-f', 's16le', out]);
+  await execText('ffmpeg', ['-v', 'error', '-y', '-i', path.join(sdir, 'recording.mkv'), '-map', '0:a', '-f', 's16le', '-ac', '1', '-ar', '16000', out]);
   const recorded = readFileSync(out);
-  const raw = readFileSync(rawFile);
   assert.ok(recorded.length >= 3 * 16000 * 2, `${recorded.length} bytes of audio`);
-  assert.ok(recorded.equals(raw.subarray(0, recorded.length)), 'the recorded audio is the microphone\'s, from its first sample');
+  const score = ncc(readFileSync(rawFile), recorded, 16000 * 2, 800);
+  assert.ok(score >= 0.9, `the recorded audio is the microphone's: normalised cross-correlation ${score.toFixed(3)} over the first 2 s`);
 });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { AdminClient } from '../src/admin/client';
 import { VideoFileSource } from '../src/media/video-file';
 import type { SessionRecord } from '../src/server';
-import { MEDIA, audio, clientArgs, execText, readJson, runVigil, sessionDirOf, startServer, tempDir, waitUntil } from './helpers';
+import { MEDIA, audio, clientArgs, execText, ncc, readJson, runVigil, sessionDirOf, startServer, tempDir, waitUntil } from './helpers';
 
 /** An ALSA configuration of the test's own: the default capture device plays `raw` (no hardware needed). */
 async function fileMic(dir: string, wav: string): Promise<{ env: NodeJS.ProcessEnv; raw: Buffer }> {
@@ -17,24 +17,6 @@ async function fileMic(dir: string, wav: string): Promise<{ env: NodeJS.ProcessE
   return { env: { ALSA_CONFIG_PATH: confFile }, raw: readFileSync(rawFile) };
 }
 
-/** Normalised cross-correlation of two s16le signals at the best lag up to `maxLag` samples. */
-function ncc(a: Buffer, b: Buffer, samples: number, maxLag: number): number {
-  const x = new Int16Array(a.buffer, a.byteOffset, Math.min(samples, a.length >> 1));
-  const y = new Int16Array(b.buffer, b.byteOffset, Math.min(samples + maxLag, b.length >> 1));
-  let best = -1;
-  for (let lag = 0; lag <= maxLag; lag += 8) {
-    let num = 0;
-    let ex = 0;
-    let ey = 0;
-    for (let i = 0; i + lag < y.length && i < x.length; i++) {
-      num += x[i]! * y[i + lag]!;
-      ex += x[i]! * x[i]!;
-      ey += y[i + lag]! * y[i + lag]!;
-    }
-    if (ex > 0 && ey > 0) best = Math.max(best, num / Math.sqrt(ex * ey));
-  }
-  return best;
-}
 
 test('--audio mic streams the microphone through PortAudio: the recording matches the source, at real time', { timeout: 60_000 }, async (t) => {
   const dir = tempDir(t);
