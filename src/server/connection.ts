@@ -13,14 +13,16 @@ import {
   type OptionalKind,
 } from '../protocol';
 import type { IncidentEvent } from '../detect/incidents';
-import { DetectError } from '../detect/types';
-import { LatestFrameSlot, type FrameAnalysis } from './frame-slot';
+import type { FrameAnalysis, LatestFrameSlot } from './frame-slot';
+import { analysisSlot, VerdictNotices } from './connection-analysis';
+import { MessageRate } from './message-rate';
+import { welcomeFor } from './welcome-message';
 import { receiptOf } from './media-ledger';
 import { ReplyWatchdog } from './reply-watchdog';
 import type { Session } from './session';
 import type { ConnectionHost } from './connection-host';
 import { recordAudioChunk, recordVideoFrame } from './media-intake';
-import { applyCodecConfig, newH264Intake, recordH264Frame, recordOpusPacket, snapshotIntervalFor, takeSnapshot } from './media-intake-v2';
+import { applyCodecConfig, newH264Intake, recordH264Frame, recordOpusPacket, takeSnapshot } from './media-intake-v2';
 
 export type { Admission, ConnectionHost, ConnectionSettings } from './connection-host';
 
@@ -53,12 +55,10 @@ export class CandidateConnection {
   private closeTimer: NodeJS.Timeout | null = null;
   private slot: LatestFrameSlot | null = null;
   private ended: Promise<void> | null = null;
-  private verdictSent: FrameAnalysis['verdict'] | null = null;
+  private readonly verdicts: VerdictNotices;
   /** Token bucket for the message rate limit. */
-  private tokens: number;
-  private tokensAt = performance.now();
+  private readonly rate: MessageRate;
   private readonly replies: ReplyWatchdog;
-  private verdictSentAt = -Infinity;
   /** Decoding restarts with each connection: its first H.264 frame must be a keyframe. */
   private readonly h264 = newH264Intake();
   /** Reads that brought whole messages (and re-armed the deadline): a timeout that finds this grown is stale. */
@@ -77,21 +77,12 @@ export class CandidateConnection {
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.onClose());
     this.deadline = setTimeout(() => this.onDeadline(), s.handshakeTimeoutMs);
-    this.tokens = s.maxMessagesPerSecond * 2;
+    this.rate = new MessageRate(s.maxMessagesPerSecond);
+    this.verdicts = new VerdictNotices(s.verdictRepeatMs);
     this.replies = new ReplyWatchdog({ get queuedBytes() { return socket.writableLength; } }, s.drainTimeoutMs, (queued) => {
       this.drop('slow_consumer', null, `the client has left ${queued} bytes of replies unread for ${s.drainTimeoutMs} ms`);
       this.socket.destroy();
     });
-  }
-
-  /** Takes `n` messages from the bucket; false when the connection is over its rate. */
-  private withinRate(n: number): boolean {
-    const rate = this.host.settings.maxMessagesPerSecond;
-    const now = performance.now();
-    this.tokens = Math.min(rate * 2, this.tokens + ((now - this.tokensAt) / 1000) * rate);
-    this.tokensAt = now;
-    this.tokens -= n;
-    return this.tokens >= 0;
   }
 
   get candidateId(): string | null {
@@ -127,7 +118,7 @@ export class CandidateConnection {
       this.deadline.refresh();
       this.messagesSeen++;
     }
-    if (!this.withinRate(messages.length)) {
+    if (!this.rate.take(messages.length)) {
       this.drop('rate_limited', null, `more than ${this.host.settings.maxMessagesPerSecond} messages a second`);
       return;
     }
@@ -220,26 +211,8 @@ export class CandidateConnection {
           failed: (err) => this.log.error({ err }, 'speech detection stopped for this candidate: its Opus decoder failed'),
         };
         const s = this.host.settings;
-        if (s.analyzer && hello.video) {
-          // While detection is down every frame is refused; the outage itself is logged once, not per frame.
-          this.slot = new LatestFrameSlot(s.analyzer, s.analyzeIntervalMs, (r, ts) => this.onAnalysis(r, ts), (err) =>
-            err instanceof DetectError && err.code === 'VIGIL_ERR_DETECTOR_DOWN' ? undefined : this.log.warn({ err }, 'frame analysis failed'),
-          admission.session.analysis,
-          s.analysisTurns,
-          );
-        }
-        this.send({
-          type: 'welcome',
-          sessionId: admission.session.init.sessionId,
-          mode: admission.session.mode,
-          limits: s.limits,
-          idleTimeoutMs: s.idleTimeoutMs,
-          resumed: admission.resumed,
-          lastVideoSeq: admission.session.lastVideoSeq,
-          lastAudioSeq: admission.session.lastAudioSeq,
-          resumeAtMs: admission.resumed ? Math.max(admission.session.ageMs, admission.session.lastVideoTs, admission.session.lastAudioTs) : 0,
-          ...snapshotIntervalFor(hello, s.analyzer ? s.analyzeIntervalMs : null),
-        });
+        this.slot = analysisSlot(s, hello, admission.session, this.log, (r, ts) => this.onAnalysis(r, ts));
+        this.send(welcomeFor(hello, admission.session, admission.resumed, s));
         // refresh() would re-arm the handshake timer's delay: the idle timeout needs a timer of its own.
         clearTimeout(this.deadline);
         this.deadline = setTimeout(() => this.onDeadline(), s.idleTimeoutMs);
@@ -260,14 +233,8 @@ export class CandidateConnection {
     if (!session || this.state !== 'open') return;
     const before = { face: session.face, faces: session.faces };
     const events = session.applyAnalysis(result, timestampMs);
-    const now = performance.now();
     // Tell the candidate at once when the verdict changes, and keep reminding while it is not ok.
-    const repeat = result.verdict !== 'ok' && now - this.verdictSentAt >= this.host.settings.verdictRepeatMs;
-    if (result.verdict !== this.verdictSent || repeat) {
-      this.send({ type: 'verdict', verdict: result.verdict, faces: result.faces.length, timestampMs, text: result.why });
-      this.verdictSent = result.verdict;
-      this.verdictSentAt = now;
-    }
+    if (this.verdicts.due(result.verdict)) this.send({ type: 'verdict', verdict: result.verdict, faces: result.faces.length, timestampMs, text: result.why });
     const at = new Date().toISOString();
     if (before.face !== session.face || before.faces !== session.faces) {
       this.host.publish({ kind: 'face_status', at, id: session.id, face: session.face, faces: session.faces });

@@ -1,9 +1,8 @@
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
+import type tls from 'node:tls';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
-  DEFAULT_LIMITS,
   PROTOCOL_VERSION,
   type ByeReasonName,
   type HelloMessage,
@@ -17,22 +16,27 @@ import {
 } from '../protocol';
 import { AdminServer } from './admin-server';
 import { listenTo, previewOf } from './admin-views';
-import { AnalysisTurns } from './analysis-turns';
+import { helloRefusal } from './admission-checks';
+import { candidateListener, isLoopback } from './candidate-listener';
 import { CandidateConnection, type Admission, type CandidateSocket, type ConnectionHost, type ConnectionSettings } from './connection';
 import { DetachedSessions } from './detached-sessions';
 import { EndedSessions } from './ended-sessions';
 import { DetectionWatch } from './detection';
 import { ServerEvents, nowIso } from './events';
 import { checkToken } from './auth';
+import { connectionSettings } from './connection-settings';
 import { repairOrphans } from './repair';
-import { candidateIdProblem, newSessionId } from './ids';
+import { newSessionId } from './ids';
+import { PendingHandshakes } from './pending-handshakes';
 import { RecordingFailures } from './recording-failures';
 import { Session } from './session';
-import { helloMediaProblem, sameMedia } from './hello-checks';
+import { sameMedia } from './hello-checks';
 import { ServerError, type ServerOptions } from './server-options';
+import { serverStatus } from './server-status';
 import { TaskQueue } from './task-queue';
 
 export { ServerError, type ServerOptions } from './server-options';
+export { isLoopback } from './candidate-listener';
 
 /**
  * The proctoring server: accepts candidates, admits them into sessions, records them and publishes typed events.
@@ -47,11 +51,11 @@ export class VigilServer implements ConnectionHost {
   private readonly connections = new Set<CandidateConnection>();
   /** Candidate id -> its connection, from the moment its HELLO is accepted for admission. */
   private readonly byId = new Map<string, CandidateConnection>();
-  private readonly pendingByIp = new Map<string, number>();
+  /** Connections per address still in their handshake. */
+  private readonly pending = new PendingHandshakes();
   /** Sessions whose connection died, kept for a resume until their timer runs out. */
   private readonly detached = new DetachedSessions();
   private readonly endedSessions = new EndedSessions();
-  private readonly pendingOf = new Map<CandidateConnection, string>();
   private readonly endings = new Set<Promise<void>>();
   private readonly drops: Partial<Record<ByeReasonName, number>> = {};
   private readonly startedAt = new Date();
@@ -75,37 +79,11 @@ export class VigilServer implements ConnectionHost {
       return conn && conn.isOpen && conn.session === session ? conn : null;
     });
     this.muxes = new TaskQueue(opts.maxConcurrentMuxes ?? 2);
-    this.settings = {
-      limits: { ...DEFAULT_LIMITS, ...opts.limits },
-      handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 5_000,
-      idleTimeoutMs: opts.idleTimeoutMs ?? 10_000,
-      closeTimeoutMs: opts.closeTimeoutMs ?? 2_000,
-      maxOutboundBytes: opts.maxOutboundBytes ?? 1024 * 1024,
-      recorderHighWaterBytes: opts.recorderHighWaterBytes ?? 8 * 1024 * 1024,
-      maxClockLeadMs: 10_000,
-      maxMessagesPerSecond: opts.maxMessagesPerSecond ?? 300,
-      drainTimeoutMs: opts.drainTimeoutMs ?? 10_000,
-      analyzer: opts.analyzer ?? null,
-      analysisTurns: opts.analyzer ? AnalysisTurns.forProcesses(opts.analyzer.size) : null,
-      analyzeIntervalMs: 1000 / (opts.analyzeFps ?? 5),
-      verdictRepeatMs: opts.verdictRepeatMs ?? 3_000,
-    };
+    this.settings = connectionSettings(opts);
     this.detection = new DetectionWatch(this.settings.analyzer, this.log, (e) => this.publish(e), (reason) => this.detectionLost(reason));
-    if (opts.tls) {
-      const server = tls.createServer(
-        { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: this.settings.handshakeTimeoutMs },
-        (socket) => this.acceptSocket(socket),
-      );
-      // A failed or stalled TLS handshake never reaches a connection object: count and log it here.
-      server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-        // With a listener here Node leaves the socket open: close it, or a silent peer holds it forever.
-        socket.destroy();
-        this.refused(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`, 'tls_failed', `TLS handshake failed: ${err.message}`, err.code ?? null);
-      });
-      this.tcp = server;
-    } else {
-      this.tcp = net.createServer({ pauseOnConnect: false }, (socket) => this.acceptSocket(socket));
-    }
+    this.tcp = candidateListener(opts.tls, this.settings.handshakeTimeoutMs, (socket) => this.acceptSocket(socket), (address, message, code) =>
+      this.refused(address, 'tls_failed', message, code),
+    );
     this.tcp.on('error', (err) => this.log.error({ err }, 'listener error'));
   }
 
@@ -151,37 +129,16 @@ export class VigilServer implements ConnectionHost {
     const conn = new CandidateConnection(socket, this, log);
     this.connections.add(conn);
     const ip = socket.remoteAddress ?? '?';
-    const pending = (this.pendingByIp.get(ip) ?? 0) + 1;
-    this.pendingByIp.set(ip, pending);
-    this.pendingOf.set(conn, ip);
+    const pending = this.pending.add(conn, ip);
     log.debug('connected');
     const max = this.opts.maxPendingPerAddress ?? 16;
     if (pending > max) conn.drop('too_many_unauthenticated', null, `${ip} already has ${max} connections that have not finished their handshake`);
   }
 
-  /** A connection leaves the per-address count of handshakes in progress (once admitted, or once closed). */
-  private settle(conn: CandidateConnection): void {
-    const ip = this.pendingOf.get(conn);
-    if (ip === undefined) return;
-    this.pendingOf.delete(conn);
-    const n = (this.pendingByIp.get(ip) ?? 1) - 1;
-    if (n > 0) this.pendingByIp.set(ip, n);
-    else this.pendingByIp.delete(ip);
-  }
-
   async admit(conn: CandidateConnection, hello: HelloMessage): Promise<Admission> {
     if (this.closing) return { ok: false, reason: 'going_away', text: 'the server is shutting down' };
-    const idProblem = candidateIdProblem(hello.candidateId);
-    if (idProblem) return { ok: false, reason: 'invalid_hello', text: `invalid candidate id ${JSON.stringify(hello.candidateId)}: ${idProblem}` };
-    const mediaProblem = helloMediaProblem(hello);
-    if (mediaProblem) return { ok: false, reason: 'invalid_hello', text: mediaProblem };
-    const maxCandidates = this.opts.maxCandidates ?? 200;
-    // A session kept for a resume holds a place (and an open recording) like a connected one.
-    const held = new Set([...this.byId.keys(), ...this.detached.ids()]);
-    if (held.size >= maxCandidates && !held.has(hello.candidateId)) {
-      const waiting = this.detached.size ? ` (${this.detached.size} of them disconnected, kept for a resume)` : '';
-      return { ok: false, reason: 'server_full', text: `the server takes ${maxCandidates} candidates at once${waiting}; try again later` };
-    }
+    const refusal = helloRefusal(hello, { max: this.opts.maxCandidates ?? 200, held: new Set([...this.byId.keys(), ...this.detached.ids()]), detached: this.detached.size });
+    if (refusal) return refusal;
     if (this.opts.auth === 'tokens') {
       // Checked before anything else about the id, so a failed login never disturbs a session with that id.
       const check = await checkToken(this.secret!, hello.token, hello.candidateId);
@@ -239,7 +196,7 @@ export class VigilServer implements ConnectionHost {
   }
 
   welcomed(conn: CandidateConnection, session: Session, resumed: boolean): void {
-    this.settle(conn);
+    this.pending.settle(conn);
     conn.log.info(
       { id: session.id, session: session.init.sessionId, video: conn.hello!.video, audio: conn.hello!.audio, client: conn.hello!.clientVersion, resumed },
       resumed ? 'candidate resumed' : 'candidate joined',
@@ -329,7 +286,7 @@ export class VigilServer implements ConnectionHost {
 
   released(conn: CandidateConnection): void {
     this.connections.delete(conn);
-    this.settle(conn);
+    this.pending.settle(conn);
     // A connection refused or dropped before its session opened still holds its id reservation.
     if (!conn.session && conn.candidateId && this.byId.get(conn.candidateId) === conn) this.byId.delete(conn.candidateId);
     conn.log.debug('closed');
@@ -352,24 +309,9 @@ export class VigilServer implements ConnectionHost {
   }
 
   status(): ServerStatus {
-    const candidates = [];
-    for (const conn of this.connections) {
-      if (conn.isOpen && conn.session) candidates.push(conn.session.status(conn.remoteAddress));
-    }
-    candidates.sort((a, b) => a.id.localeCompare(b.id));
-    const reconnecting = this.detached.waiting().map(({ session, conn, leftMs }) => ({ ...session.status(conn.remoteAddress), resume_left_s: Math.ceil(leftMs / 1000) }));
-    return {
-      version: this.opts.version,
-      listen: this.listenAddress,
-      record_dir: path.resolve(this.opts.recordDir),
-      started_at: this.startedAt.toISOString(),
-      uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 100) / 10,
-      candidates,
-      reconnecting,
-      drops: { ...this.drops },
-      detection: this.detection.status,
-      recording_failures: this.failures.count,
-    };
+    const { version, recordDir } = this.opts;
+    const sources = { version, recordDir, listen: this.listenAddress, startedAt: this.startedAt, connections: this.connections, detached: this.detached, drops: this.drops };
+    return serverStatus({ ...sources, detection: this.detection.status, recordingFailures: this.failures.count });
   }
 
   ended(): EndedSession[] {
@@ -432,9 +374,4 @@ export class VigilServer implements ConnectionHost {
 
 function detectorDownText(reason: string): string {
   return `face checks are paused on the server (${reason}); your recording continues`;
-}
-
-/** True for addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.') || host === '::ffff:127.0.0.1';
 }

@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { IncidentIds, IncidentTracker, type IncidentEvent } from '../detect/incidents';
 import { IncidentLedger } from './incident-ledger';
-import { VoiceActivityDetector } from '../detect/vad';
 import { MkvWriter } from '../media/mkv-writer';
 import { muxSubtitles } from '../media/subtitles';
 import { VTT_HEADER } from '../media/webvtt';
@@ -14,20 +13,14 @@ import { sessionDir } from './ids';
 import { MediaLedger } from './media-ledger';
 import { RateWindow } from './rate-window';
 import { SessionCodecs } from './session-codecs';
+import { SessionRecordFile } from './session-record-file';
+import { receiptText } from './session-receipt';
+import { DisconnectGap } from './disconnect-gap';
+import { IncidentFiles } from './incident-files';
+import { SpeechWatch } from './speech-watch';
 import { round, sessionRecord } from './session-record';
 import { NO_CARRY, partDirName, seedLedger, type Carried, type SessionPart } from './session-part';
-import {
-  INCIDENTS_FILE,
-  RECORDING_FILE,
-  SESSION_FILE,
-  SUBTITLES_FILE,
-  WriteFailures,
-  appendTo,
-  createFile,
-  replaceFile,
-  timelineText,
-  type SessionRecord,
-} from './session-files';
+import { INCIDENTS_FILE, RECORDING_FILE, SESSION_FILE, SUBTITLES_FILE, WriteFailures, createFile, type SessionRecord } from './session-files';
 
 export { INCIDENTS_FILE, RECORDING_FILE, SESSION_FILE, SUBTITLES_FILE, type SessionRecord, type WriteErrorRecord } from './session-files';
 /** How often session.json is refreshed while a session runs, so a crash leaves recent counters behind. */
@@ -66,21 +59,16 @@ export class Session {
   private readonly videoRate = new RateWindow();
   private readonly audioRate = new RateWindow();
   private readonly frameMs: number;
-  private refreshTimer: NodeJS.Timeout | null = null;
   /** Every failed write to this session's files; the owner listens through `onWriteFailure`. */
   private readonly failures = new WriteFailures();
   private finishing: Promise<SessionRecord> | null = null;
-  private recordChain: Promise<unknown> = Promise.resolve();
-  private incidentChain: Promise<void> = Promise.resolve();
   private readonly tracker: IncidentTracker;
-  private readonly speechTracker: IncidentTracker;
-  private readonly vad: VoiceActivityDetector | null;
-  /** True while the candidate is talking (voice activity, after its hangover). */
-  speaking = false;
+  /** Voice activity, the `speech` incidents and where the audio received so far ends. */
+  private readonly speechWatch: SpeechWatch;
+  /** session.json: chained writes and the periodic refresh. */
+  private readonly recordFile: SessionRecordFile;
   /** Listeners of the live audio (`vigil listen`), called with every chunk as it arrives. */
   readonly audioListeners = new Set<(timestampMs: number, pcm: Buffer) => void>();
-  /** Where the audio received so far ends, on the recording's timeline. */
-  private audioEndS = 0;
   private incidentCount = 0;
   private subtitleTrack = false;
   private subtitleError: string | null = null;
@@ -99,7 +87,9 @@ export class Session {
   /** The sequence numbers recorded per track, for the RECEIPT. */
   readonly ledger = new MediaLedger();
   /** The open `disconnected` incident while the candidate is away. */
-  private gap: { id: number; startS: number } | null = null;
+  private readonly gap = new DisconnectGap();
+  /** incidents.jsonl and incidents.vtt, appended in order. */
+  private readonly incidentFiles: IncidentFiles;
   /** What earlier parts of this session hold (nothing for a first part). */
   readonly carried: Carried;
   /** Incident seconds and the closed incidents, for the admin stream. */
@@ -123,11 +113,10 @@ export class Session {
     }
     const ids = new IncidentIds();
     this.tracker = new IncidentTracker(init.incidentAfterS, ids);
-    this.speechTracker = new IncidentTracker(init.speechAfterS, ids);
-    // Opus is decoded to 16 kHz mono for it.
-    const a = init.audio;
-    this.vad = a ? (a.codec === 'opus' ? new VoiceActivityDetector(16000, 1) : new VoiceActivityDetector(a.sampleRate, a.channels)) : null;
-    this.codecs = new SessionCodecs(a?.codec === 'opus' ? (ts, pcm) => this.speech(ts, pcm, 16000, 1) : null);
+    this.speechWatch = new SpeechWatch(init.audio, init.speechAfterS, ids);
+    this.codecs = new SessionCodecs(init.audio?.codec === 'opus' ? (ts, pcm) => this.speech(ts, pcm, 16000, 1) : null);
+    this.incidentFiles = new IncidentFiles(dir, this.failures);
+    this.recordFile = new SessionRecordFile(path.join(dir, SESSION_FILE), this.failures, (endedAt, how) => this.record(endedAt, how));
   }
 
   /**
@@ -156,13 +145,12 @@ export class Session {
       await createFile(path.join(dir, INCIDENTS_FILE), '');
       await createFile(path.join(dir, SUBTITLES_FILE), VTT_HEADER);
       session = new Session(init, dir, writer);
-      await session.writeRecord(null, 'in_progress');
+      await session.recordFile.write(null, 'in_progress');
     } catch (err) {
       await writer.abandon().catch(() => undefined);
       throw early[0] ?? err;
     }
-    session.refreshTimer = setInterval(() => void session!.writeRecord(null, 'in_progress').catch(() => undefined), SESSION_FILE_REFRESH_MS);
-    session.refreshTimer.unref();
+    session.recordFile.startRefresh(SESSION_FILE_REFRESH_MS);
     return session;
   }
 
@@ -240,16 +228,12 @@ export class Session {
 
   /** Voice activity over PCM; returns the speech incidents it opened or closed. */
   private speech(timestampMs: number, pcm: Buffer, rate: number, channels: number): IncidentEvent[] {
-    if (!this.vad) return [];
-    this.audioEndS = Math.max(this.audioEndS, timestampMs / 1000 + pcm.length / 2 / channels / rate);
-    const events: IncidentEvent[] = [];
-    for (const f of this.vad.push(pcm, timestampMs / 1000)) {
-      this.speaking = f.speech;
-      // Loudness as the confidence: -60 dBFS and below 0, full scale 1.
-      events.push(...this.speechTracker.update(f.t, f.speech ? 'speech' : 'ok', Math.min(1, Math.max(0, (f.dbfs + 60) / 60))));
-    }
-    this.recordIncidents(events);
-    return events;
+    return this.recordIncidents(this.speechWatch.push(timestampMs, pcm, rate, channels));
+  }
+
+  /** True while the candidate is talking (voice activity, after its hangover). */
+  get speaking(): boolean {
+    return this.speechWatch.speaking;
   }
 
   /** Every byte the connection received, framing included. */
@@ -277,8 +261,8 @@ export class Session {
       audio_s: round(this.audioSeconds, 2),
       face: this.face,
       faces: this.faces,
-      incident: this.tracker.open?.kind ?? this.speechTracker.open?.kind ?? (this.gap ? 'disconnected' : null),
-      speech: this.speaking,
+      incident: this.tracker.open?.kind ?? this.speechWatch.open?.kind ?? (this.gap.startS !== null ? 'disconnected' : null),
+      speech: this.speechWatch.speaking,
       incidents: this.incidentCount,
       incident_s: this.incidentSeconds(age),
       declared_fps: this.init.video?.fps ?? null,
@@ -291,29 +275,21 @@ export class Session {
     const open: Array<{ start_s: number; now_s: number }> = [];
     const face = this.tracker.open;
     if (face) open.push({ start_s: face.start_s, now_s: (this.latestFrame?.timestampMs ?? 0) / 1000 });
-    const speech = this.speechTracker.open;
-    if (speech) open.push({ start_s: speech.start_s, now_s: this.audioEndS });
-    if (this.gap) open.push({ start_s: this.gap.startS, now_s: ageMs / 1000 });
+    const speech = this.speechWatch.open;
+    if (speech) open.push({ start_s: speech.start_s, now_s: this.speechWatch.endS });
+    const gapS = this.gap.startS;
+    if (gapS !== null) open.push({ start_s: gapS, now_s: ageMs / 1000 });
     return this.incidentLog.seconds(open);
   }
 
   /** The candidate's connection is gone: a `disconnected` incident opens at the session clock's now. */
   openGap(startS = this.ageMs / 1000): IncidentEvent[] {
-    if (this.gap) return [];
-    this.gap = { id: this.tracker.allocateId(), startS: round(startS, 3) };
-    const events: IncidentEvent[] = [{ type: 'open', incident: { id: this.gap.id, kind: 'disconnected', start_s: this.gap.startS, end_s: null, frames: 0, peak_confidence: 1 } }];
-    this.recordIncidents(events);
-    return events;
+    return this.recordIncidents(this.gap.open(() => this.tracker.allocateId(), startS));
   }
 
   /** The candidate is back (or the resume window ran out): the `disconnected` incident closes now. */
   closeGap(): IncidentEvent[] {
-    if (!this.gap) return [];
-    const { id, startS } = this.gap;
-    this.gap = null;
-    const events: IncidentEvent[] = [{ type: 'close', incident: { id, kind: 'disconnected', start_s: startS, end_s: round(this.ageMs / 1000, 3), frames: 0, peak_confidence: 1 } }];
-    this.recordIncidents(events);
-    return events;
+    return this.recordIncidents(this.gap.close(this.ageMs / 1000));
   }
 
   /** Takes one frame's verdict: updates the live face status and the incident timeline. */
@@ -321,64 +297,21 @@ export class Session {
     this.lastAnalysis = result;
     this.face = result.verdict;
     this.faces = result.faces.length;
-    const events = this.tracker.update(timestampMs / 1000, result.verdict, result.confidence);
-    this.recordIncidents(events);
-    return events;
+    return this.recordIncidents(this.tracker.update(timestampMs / 1000, result.verdict, result.confidence));
   }
 
-  /** incidents.jsonl gets a line when an incident opens and when it closes; incidents.vtt a cue when it closes. */
-  private recordIncidents(events: IncidentEvent[]): void {
-    if (events.length === 0) return;
-    const { lines, cues } = timelineText(events);
+  /** Counts the incidents, keeps them for the admin stream and appends them to the timeline files; returns them. */
+  private recordIncidents(events: IncidentEvent[]): IncidentEvent[] {
+    if (events.length === 0) return events;
     this.incidentCount += events.filter((e) => e.type === 'open').length;
     this.incidentLog.add(events);
-    const n = events.length;
-    const write = async (): Promise<void> => {
-      await appendTo(path.join(this.dir, INCIDENTS_FILE), lines, `${n} incident line(s)`).catch((err: RecordingWriteError) => this.failures.add(err));
-      if (cues) await appendTo(path.join(this.dir, SUBTITLES_FILE), cues, 'incident cue(s)').catch((err: RecordingWriteError) => this.failures.add(err));
-    };
-    this.incidentChain = this.incidentChain.then(write);
+    this.incidentFiles.append(events);
+    return events;
   }
 
   private record(endedAt: Date | null, how: string): SessionRecord {
     const { init, startedAt, writer, failures, bytesIn, framesReceived, audioChunksReceived, audioSeconds, incidentCount, subtitleTrack, subtitleError } = this;
     return sessionRecord({ init, startedAt, writer, failures, bytesIn, framesReceived, audioChunksReceived, audioSeconds, incidentCount, subtitleTrack, subtitleError }, endedAt, how);
-  }
-
-  /**
-   * Atomic replace, so a reader (or a crash) never sees half a session.json. Writes are chained so a periodic
-   * refresh can never land after, and overwrite, the final record. A failed write is recorded as a failure
-   * (and so reported) and rejects with it; the record that could not be written is still what this session is.
-   */
-  private writeRecord(endedAt: Date | null, ended: string): Promise<SessionRecord> {
-    const write = async (): Promise<SessionRecord> => {
-      const rec = this.record(endedAt, ended);
-      try {
-        await replaceFile(path.join(this.dir, SESSION_FILE), JSON.stringify(rec, null, 2) + '\n');
-      } catch (err) {
-        this.failures.add(err as RecordingWriteError);
-        throw err;
-      }
-      return rec;
-    };
-    const next = this.recordChain.then(write, write);
-    this.recordChain = next.catch(() => undefined);
-    return next;
-  }
-
-  /** Writes session.json as it stands now; a failure is already recorded and reported, so the record is returned. */
-  private async settleRecord(): Promise<SessionRecord> {
-    const { at, how } = this.ended!;
-    // A failure while writing adds itself to the record: write once more so the file on disk says so.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const before = this.failures.records.length;
-      try {
-        return await this.writeRecord(at, how);
-      } catch {
-        if (this.failures.records.length === before) break;
-      }
-    }
-    return this.record(at, how);
   }
 
   /**
@@ -388,13 +321,13 @@ export class Session {
    */
   finish(ended: string): Promise<SessionRecord> {
     this.finishing ??= (async () => {
-      if (this.refreshTimer) clearInterval(this.refreshTimer);
+      this.recordFile.stopRefresh();
       await this.codecs.close();
       // An incident still open ends where the media received ends (written or not: the timeline is the session's).
       this.recordIncidents(this.tracker.finish(Math.max(this.writer.acceptedEndS, 0)));
       // Speech still open ends where the audio ends, which may be well before the video does.
-      this.recordIncidents(this.speechTracker.finish(this.audioEndS));
-      await this.incidentChain;
+      this.recordIncidents(this.speechWatch.finish());
+      await this.incidentFiles.written();
       try {
         await this.writer.finalize();
       } catch (err) {
@@ -402,7 +335,7 @@ export class Session {
         this.failures.add(new RecordingWriteError(path.join(this.dir, RECORDING_FILE), err, null, 'a torn last block may remain at the end of the file'));
       }
       this.ended = { at: new Date(), how: ended };
-      return this.settleRecord();
+      return this.recordFile.settle(this.ended.at, this.ended.how);
     })();
     return this.finishing;
   }
@@ -417,14 +350,7 @@ export class Session {
    * Counts are final only after finish().
    */
   receipt(): string {
-    const counts = this.writer.counts;
-    const earlier = this.carried.video.messages + this.carried.audio.messages > 0 ? ` in this part (earlier parts on other nodes hold ${this.carried.video.messages} video frames more)` : '';
-    const held = `${counts.videoFrames} video frames and ${this.audioSeconds.toFixed(2)} s of audio${earlier}`;
-    const first = this.failures.first;
-    if (!first) return `recorded ${held}`;
-    const lost = this.writer.notWritten;
-    const lostS = this.init.audio ? lost.audioSamples / this.init.audio.sampleRate : 0;
-    return `recording FAILED (${first.message}): only ${held} were recorded; ${lost.videoFrames} video frames and ${lostS.toFixed(2)} s of audio were lost`;
+    return receiptText(this.writer, this.init.audio, this.audioSeconds, this.carried, this.failures.first);
   }
 
   /**
@@ -443,7 +369,7 @@ export class Session {
       this.subtitleError = (err as Error).message;
       this.failures.add(new RecordingWriteError(mkv, err, null, 'the incident subtitle track (the recording is unchanged; incidents.vtt holds the cues)'));
     }
-    await this.settleRecord();
+    await this.recordFile.settle(this.ended.at, this.ended.how);
     return this.subtitleTrack;
   }
 }
