@@ -1,50 +1,12 @@
 // Real sessions for the report tests, recorded by a real `vigil serve`, and the readers the tests check the report
 // with (an RFC 4180 CSV parser, grayscale frames decoded by ffmpeg).
 import { execFile } from 'node:child_process';
-import net from 'node:net';
 import { AdminClient } from '../src/admin/client';
+import { flakyLink as relay } from './flaky-link';
 import { audio, clientArgs, edgeShiftedIncidents, runVigil, startServer, video, waitForValue, waitUntil } from './helpers';
 
 type T = { after(fn: () => Promise<unknown> | void): void };
 
-/** A TCP relay whose links the test can reset, as a flaky network would (the client then resumes its session). */
-async function relay(t: T, targetPort: number): Promise<{ port: number; cut: () => number }> {
-  const pairs = new Set<[net.Socket, net.Socket]>();
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect({ host: '127.0.0.1', port: targetPort });
-    const pair: [net.Socket, net.Socket] = [inbound, outbound];
-    pairs.add(pair);
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
-    const drop = (): void => {
-      pairs.delete(pair);
-      inbound.destroy();
-      outbound.destroy();
-    };
-    inbound.on('error', drop).on('close', drop);
-    outbound.on('error', drop).on('close', drop);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    for (const [a, b] of pairs) {
-      a.destroy();
-      b.destroy();
-    }
-    server.close();
-  });
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    cut: () => {
-      const n = pairs.size;
-      for (const [a, b] of pairs) {
-        a.resetAndDestroy();
-        b.resetAndDestroy();
-      }
-      pairs.clear();
-      return n;
-    },
-  };
-}
 
 async function audioRecorded(admin: AdminClient, id: string): Promise<number> {
   return (await admin.status()).candidates.find((c) => c.id === id)?.audio_s ?? 0;

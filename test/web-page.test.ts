@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { AdminClient } from '../src/admin/client';
 import type { SessionRecord } from '../src/server';
+import { flakyLink } from './flaky-link';
 import { audio, execText, readJson, recordingFacts, runVigil, sessionDirOf, startServer, tempDir, video, waitUntil, type RunningServer } from './helpers';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -119,20 +119,9 @@ test('the page rides out a dropped connection: it reconnects, resumes the same s
   const camera = await fakeCamera(dir, 'candidate-ok.mp4', 0, 6);
   const server = await startServer(t, path.join(dir, 'rec'), ['--web-port', '0', '--auth', 'tokens', '--detector', 'none', '--resume-window', '30']);
   const webPort = (await server.waitForLog((l) => l.msg === 'web listening'))['port'] as number;
-  // A proxy in front of the page's port: closing its sockets is the candidate's Wi-Fi dropping.
-  const sockets = new Set<net.Socket>();
-  const proxy = net.createServer((inbound) => {
-    const outbound = net.connect(webPort, '127.0.0.1');
-    for (const s of [inbound, outbound]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
-  const port = (proxy.address() as net.AddressInfo).port;
+  // A relay in front of the page's port: cutting its links is the candidate's Wi-Fi dropping.
+  const wifi = await flakyLink(t, webPort);
+  const port = wifi.port;
   const url = await link(t, server, 'wifi', port);
   const browser = await launch(t, camera);
   const page = await browser.newPage();
@@ -146,7 +135,7 @@ test('the page rides out a dropped connection: it reconnects, resumes the same s
   const frames = async (): Promise<number> => (await admin.status()).candidates.find((x) => x.id === 'wifi')?.frames_recorded ?? 0;
   await waitUntil('2 s of video recorded', async () => (await frames()) >= 30);
 
-  for (const s of sockets) s.destroy();
+  assert.ok(wifi.cut() > 0, 'the page had a connection to cut');
   await waitText(page, '#conn', /connection lost|reconnecting/);
   await waitText(page, '#conn', /resumed/, 60_000);
   const before = await frames();
