@@ -122,6 +122,8 @@ describe('H.264 + Opus candidates (protocol version 2)', () => {
     for (const m of all.slice(0, cut + 1)) first.send(m);
     await waitUntil('frames up to 40 recorded', () => connectionOf(server, 'r1').session?.lastVideoSeq === 40, { timeoutMs: 10_000 });
     first.destroy();
+    // Logged in again only once the server has seen the link die: before, r1 would still be connected (id_in_use).
+    await waitUntil('the server has kept r1 for a resume', () => !(server['byId'] as Map<string, unknown>).has('r1'), { timeoutMs: 10_000 });
     const third = await WirePeer.connect(port);
     third.send(helloV2('r1'));
     const w = await third.waitFor('welcome');

@@ -16,7 +16,15 @@ export const audio = (name: string): string => path.join(MEDIA, 'audio', name);
 
 export function tempDir(t: { after(fn: () => void): void }, prefix = 'vigil-test-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(() => {
+    // A process the test started may still be writing there (a node finishing a recording): retry, and never let a
+    // failed removal throw, which would skip the cleanups registered after this one and leave that process running.
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    } catch (err) {
+      process.stderr.write(`tempDir: could not remove ${dir}: ${(err as Error).message}\n`);
+    }
+  });
   return dir;
 }
 
