@@ -5,6 +5,7 @@
  * for PortAudio.
  */
 import { spawn } from 'node:child_process';
+import { pcmChunks } from './pcm-chunks';
 import { MediaProbeError } from './probe';
 import type { PcmFormat } from './wav-file';
 
@@ -45,17 +46,9 @@ export class FfmpegMicrophone {
     });
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
     const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-    const bytes = Math.max(1, Math.round((sampleRate * chunkMs) / 1000)) * 2 * channels;
-    let pending: Buffer = Buffer.alloc(0);
     let finished = false;
     try {
-      for await (const chunk of child.stdout) {
-        pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
-        while (pending.length >= bytes) {
-          yield pending.subarray(0, bytes);
-          pending = pending.subarray(bytes);
-        }
-      }
+      yield* pcmChunks(child.stdout, this.format, chunkMs);
       const code = await Promise.race([closed, spawnError]);
       finished = true;
       if (code instanceof Error) throw new MediaProbeError(`the microphone could not start: ffmpeg: ${code.message}`);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { FfmpegMicrophone } from './mic-ffmpeg';
+import { pcmChunks } from './pcm-chunks';
 import { MediaProbeError } from './probe';
 import type { PcmFormat } from './wav-file';
 
@@ -96,16 +97,8 @@ export class MicrophoneSource {
 
   async *chunks(chunkMs: number): AsyncGenerator<Buffer> {
     const w = runWorker(['capture', this.device, String(this.format.sampleRate), String(this.format.channels)]);
-    const bytes = Math.max(1, Math.round((this.format.sampleRate * chunkMs) / 1000)) * 2 * this.format.channels;
-    let pending: Buffer = Buffer.alloc(0);
     try {
-      for await (const chunk of w.stream) {
-        pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
-        while (pending.length >= bytes) {
-          yield pending.subarray(0, bytes);
-          pending = pending.subarray(bytes);
-        }
-      }
+      yield* pcmChunks(w.stream, this.format, chunkMs);
       const code = await w.done;
       if (code !== 0) throw new MediaProbeError(`the microphone stopped: ${await w.errors}`);
     } finally {
