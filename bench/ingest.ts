@@ -45,6 +45,10 @@ const WARMUP_S = 3;
 
 interface Sample {
   analyses: number;
+  /** Of the analyses: the full cascade, the quick check, and frames the motion gate answered. */
+  full: number;
+  quick: number;
+  gated: number;
   skipped: number;
   connectedS: number;
 }
@@ -67,6 +71,8 @@ interface Run {
   fpsMedian: number;
   analysesMin: number;
   analysesMedian: number;
+  /** Medians per candidate per second of each kind of analysis (Sample). */
+  mixMedian: { full: number; quick: number; gated: number };
   skippedMedian: number;
   /** Analyses that failed (detector error, crash or timeout), all candidates together. */
   analysesFailed: number;
@@ -92,7 +98,14 @@ interface Run {
   failures: string[];
 }
 
-const sampleOf = (c: CandidateStatus): Sample => ({ analyses: c.analyses + c.analysis_gated + c.analysis_quick, skipped: c.analysis_skipped, connectedS: c.connected_s });
+const sampleOf = (c: CandidateStatus): Sample => ({
+  analyses: c.analyses + c.analysis_gated + c.analysis_quick,
+  full: c.analyses,
+  quick: c.analysis_quick,
+  gated: c.analysis_gated,
+  skipped: c.analysis_skipped,
+  connectedS: c.connected_s,
+});
 
 /** What polling `status` saw of the server's responsiveness: a slow answer means its event loop was stalled. */
 interface StatusHealth {
@@ -223,6 +236,7 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
   }
   const analyses: number[] = [];
   const skipped: number[] = [];
+  const mix = { full: [] as number[], quick: [] as number[], gated: [] as number[] };
   const p50s: number[] = [];
   const p99s: number[] = [];
   const change99s: number[] = [];
@@ -231,6 +245,7 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
     const span = t?.first && t.last ? t.last.connectedS - t.first.connectedS : 0;
     analyses.push(span > 0 ? (t!.last!.analyses - t!.first!.analyses) / span : 0);
     skipped.push(span > 0 ? (t!.last!.skipped - t!.first!.skipped) / span : 0);
+    for (const k of ['full', 'quick', 'gated'] as const) mix[k].push(span > 0 ? (t!.last![k] - t!.first![k]) / span : 0);
     if (t?.status?.verdict_latency_ms) {
       p50s.push(t.status.verdict_latency_ms.p50);
       p99s.push(t.status.verdict_latency_ms.p99);
@@ -250,6 +265,7 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
     fpsMedian: median(fps),
     analysesMin: Math.min(...analyses),
     analysesMedian: median(analyses),
+    mixMedian: { full: median(mix.full), quick: median(mix.quick), gated: median(mix.gated) },
     skippedMedian: median(skipped),
     analysesFailed: sum(ids.map((id) => traces.get(id)?.status?.analysis_failed ?? 0)),
     latencyP50: p50s.length ? median(p50s) : null,
@@ -274,7 +290,7 @@ async function runCase(detector: string, n: number, framesFile: string, pcmFile:
 
 const HEADER = [
   'detection', 'clients', 'frames sent', 'recorded (ffprobe)', 'lost', 'audio s sent', 'audio s recorded', 'fps per client min / median',
-  'analyses/s per candidate min / median', 'skipped/s median', 'analyses failed', 'verdict ms p50 / p99', 'change ms p99', 'server CPU %', 'detector CPU % (procs)', 'ffmpeg mux CPU %',
+  'analyses/s per candidate min / median', 'full / quick / gated per s (median)', 'skipped/s median', 'analyses failed', 'verdict ms p50 / p99', 'change ms p99', 'server CPU %', 'detector CPU % (procs)', 'ffmpeg mux CPU %',
   'client CPU %', 'reconnects', 'server peak RSS MB', 'slowest status reply ms', 'machine load max',
 ];
 const RIGHT = HEADER.map((_, i) => i > 0);
@@ -292,6 +308,7 @@ function row(r: Run): Array<string | number> {
     fmt(r.audioRecorded, 1),
     `${fmt(r.fpsMin, 2)} / ${fmt(r.fpsMedian, 2)}`,
     det ? `${fmt(r.analysesMin, 1)} / ${fmt(r.analysesMedian, 1)}` : '-',
+    det ? `${fmt(r.mixMedian.full, 1)} / ${fmt(r.mixMedian.quick, 1)} / ${fmt(r.mixMedian.gated, 1)}` : '-',
     det ? fmt(r.skippedMedian, 1) : '-',
     det ? r.analysesFailed : '-',
     det ? `${ms(r.latencyP50)} / ${ms(r.latencyP99)}` : '-',
@@ -383,6 +400,8 @@ async function main(): Promise<void> {
       `Frames and audio seconds "recorded" are counted in the recordings with ffprobe after the server has finalised them; ` +
         `the bench fails rather than print a row that lost any. fps per client is frames recorded over the wall time that client ` +
         `streamed. Analyses per second are per candidate in steady state (after ${WARMUP_S} s), from the server's status; ` +
+        `they are full analyses (both models), quick checks (BlazeFace alone on the last analysis's one face) and frames the ` +
+        `motion gate found unchanged from the last full analysis (no model run), each candidate fully analysed at least once a second; ` +
         `skipped frames are those the latest-frame slot replaced before analysis. Verdict latency is from a frame's arrival ` +
         `at the server to its verdict applied and any VERDICT written: the median of the candidates' p50 and the worst ` +
         `candidate's p99; "change" is from the first frame no analysis had seen yet, i.e. how late a change on camera is ` +
