@@ -3,8 +3,9 @@ import { DetectError } from './types';
 
 /**
  * A fixed-size 8-bit BGR image over a Buffer of our own, reused for every frame. Mat.getData() would return each
- * image's pixels in a fresh Buffer (after two copies), and every such Buffer is external memory that only a major
- * GC gives back; copying into this one costs a single memcpy and allocates nothing.
+ * image's pixels in a fresh Buffer (after two copies), external memory that stays counted until a GC frees it, and
+ * external memory piling up between GCs is what started most of the detector's major GCs. Copying into this one
+ * costs a single memcpy and allocates nothing.
  */
 export class PixelBuffer {
   readonly bytes: Buffer;

@@ -40,7 +40,7 @@ export class UltraFace {
     const small = img.cols === W && img.rows === H ? img : img.resize(H, W);
     const px = this.pixels.read(small);
     // Released now rather than at some later GC: OpenCV reports every Mat to V8 as external memory, and that
-    // memory piling up between GCs is what triggers major (full heap) collections.
+    // memory piling up between GCs started most of the detector's major (full heap) collections.
     if (small !== img) small.release();
     const n = W * H;
     const f = this.input;
