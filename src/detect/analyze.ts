@@ -94,7 +94,8 @@ const toFrame = (f: FaceBox, kx: number, ky: number): FaceBox => ({
  */
 export async function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, thresholds: VerdictThresholds): Promise<FrameResult> {
   const { img, width, height, kx, ky } = decode(cv, detector, jpeg);
-  const faces = (await detector.detect(img)).map((f) => toFrame(f, kx, ky));
+  // Freed now, not at the next major GC: OpenCV reports each Mat to V8 as external memory (see pixels.ts).
+  const faces = (await detector.detect(img).finally(() => img.release())).map((f) => toFrame(f, kx, ky));
   return { width, height, faces, ...judge(faces, width, height, thresholds, detector.bestRejected) };
 }
 
@@ -107,7 +108,7 @@ export async function quickCheckJpeg(cv: CV, detector: FaceDetector, jpeg: Buffe
   if (!detector.track) return null;
   // libjpeg scales while decoding: a large face needs only a fraction of the pixels, and costs that much less.
   const { img, width, height, kx, ky } = decode(cv, detector, jpeg, detector.trackReduction?.(last));
-  const found = await detector.track(img, { x: last.x / kx, y: last.y / ky, w: last.w / kx, h: last.h / ky });
+  const found = await detector.track(img, { x: last.x / kx, y: last.y / ky, w: last.w / kx, h: last.h / ky }).finally(() => img.release());
   if (!found) return null;
   const faces = [toFrame(found, kx, ky)];
   const judgement = judge(faces, width, height, thresholds);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { nms, type Rect } from './geometry';
 import { OnnxModel } from './onnx';
 import type { CV, Mat } from './opencv';
+import { PixelBuffer } from './pixels';
 import { DetectError } from './types';
 
 export const BLAZEFACE_MODEL = path.resolve(__dirname, '..', '..', '..', 'models', 'blazeface_front_128x128.onnx');
@@ -54,7 +55,10 @@ export function windowOf(cv: CV, img: Mat, win: Window, border: Border): Mat | n
   const crop = img.getRegion(new cv.Rect(sx, sy, ex - sx, ey - sy));
   if (ex - sx === side && ey - sy === side) return crop;
   const type = border === 'black' ? cv.BORDER_CONSTANT : border === 'reflect' ? cv.BORDER_REFLECT_101 : cv.BORDER_REPLICATE;
-  return crop.copyMakeBorder(sy - y0, y0 + side - ey, sx - x0, x0 + side - ex, type, new cv.Vec3(0, 0, 0));
+  const bordered = crop.copyMakeBorder(sy - y0, y0 + side - ey, sx - x0, x0 + side - ex, type, new cv.Vec3(0, 0, 0));
+  // The region shares `img`'s pixels: until it is released, releasing `img` would free nothing.
+  crop.release();
+  return bordered;
 }
 
 /**
@@ -66,6 +70,7 @@ export function windowOf(cv: CV, img: Mat, win: Window, border: Border): Mat | n
  */
 export class BlazeFace {
   private readonly input = new Float32Array(SIZE * SIZE * 3);
+  private readonly pixels = new PixelBuffer(SIZE, SIZE);
 
   private constructor(
     private readonly cv: CV,
@@ -84,7 +89,12 @@ export class BlazeFace {
     const side = crop.cols;
     const x0 = Math.round(win.x);
     const y0 = Math.round(win.y);
-    const px = crop.resize(SIZE, SIZE, 0, 0, cv.INTER_AREA).getData();
+    const sized = crop.resize(SIZE, SIZE, 0, 0, cv.INTER_AREA);
+    // Both freed now, not at the next major GC (see UltraFace.propose); `crop` may be a region of `img`, whose
+    // pixels release() leaves alone.
+    crop.release();
+    const px = this.pixels.read(sized);
+    sized.release();
     const f = this.input;
     for (let j = 0; j < f.length; j += 3) {
       f[j] = TO_UNIT[px[j + 2]!]!;

@@ -148,7 +148,9 @@ export class DnnDetector {
     if (!square) return false;
     const pad = Math.round(square.cols / 6);
     const wide = square.copyMakeBorder(0, 0, pad, pad, this.cv.BORDER_CONSTANT, new this.cv.Vec3(0, 0, 0));
+    square.release();
     const { faces } = await this.proposer.propose(wide, this.opts.proposeScore);
+    wide.release();
     const inWide = { x: hit.x - win.x + pad, y: hit.y - win.y, w: hit.w, h: hit.h };
     return faces.some((f) => iou(f, inWide) > 0.3);
   }

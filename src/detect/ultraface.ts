@@ -2,6 +2,7 @@ import path from 'node:path';
 import { nms, type Rect } from './geometry';
 import { OnnxModel } from './onnx';
 import type { Mat } from './opencv';
+import { PixelBuffer } from './pixels';
 import { DetectError } from './types';
 
 export const ULTRAFACE_MODEL = path.resolve(__dirname, '..', '..', '..', 'models', 'ultraface_rfb_320.onnx');
@@ -23,6 +24,7 @@ export interface Proposal extends Rect {
  */
 export class UltraFace {
   private readonly input = new Float32Array(3 * W * H);
+  private readonly pixels = new PixelBuffer(H, W);
 
   private constructor(private readonly model: OnnxModel) {}
 
@@ -36,7 +38,10 @@ export class UltraFace {
    */
   async propose(img: Mat, minScore: number): Promise<{ faces: Proposal[]; bestRejected: number }> {
     const small = img.cols === W && img.rows === H ? img : img.resize(H, W);
-    const px = small.getData();
+    const px = this.pixels.read(small);
+    // Released now rather than at some later GC: OpenCV reports every Mat to V8 as external memory, and that
+    // memory piling up between GCs started most of the detector's major (full heap) collections.
+    if (small !== img) small.release();
     const n = W * H;
     const f = this.input;
     // HWC BGR bytes to CHW RGB floats in one pass.
