@@ -105,8 +105,9 @@ const toFrame = (f: FaceBox, kx: number, ky: number): FaceBox => ({
  * One JPEG in, one verdict out: the whole per-frame path of `vigil detect` and of a detector process's `full`
  * request. Boxes are reported in the pixels of the frame as sent.
  */
-export function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, thresholds: VerdictThresholds): Promise<FrameResult> {
+export async function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, thresholds: VerdictThresholds): Promise<FrameResult> {
   const size = jpegSize(jpeg);
+  // Async, so that an undecodable JPEG rejects rather than throws into a detector process's message handler.
   return analyzeFrame(detector, decodeJpeg(cv, jpeg, analysisReduction(detector, size), size), thresholds);
 }
 
