@@ -109,23 +109,23 @@ export async function stageCosts(cv: CV, jpegs: Buffer[], label: string, out: st
 }
 
 /** One gated request as a detector process answers it: the pool's analyzeUnlessStill, without the IPC. */
-export type GatedRequest = (jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits, lastFace: FaceBox | null) => Promise<GatedAnalysis>;
+export type GatedRequest = (jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits, lastFace: FaceBox | null, likelyStill: boolean) => Promise<GatedAnalysis>;
 
 /** CPU ms of each request, by the kind of answer it got. */
 export type RequestCosts = Record<GatedAnalysis['kind'], number[]>;
 
 /**
  * The CPU ms of every request when `video` is replayed as the server sends it: consecutive frames 200 ms apart
- * (5 analyses/s) through the server's MotionMemory on the video's clock, so references, their 1 s age limit and
- * the quick check's face are what the server would pass.
+ * (5 analyses/s) through the server's MotionMemory on the video's clock, so references, their 1 s age limit, the
+ * quick check's face and the likely-still hint are what the server would pass.
  */
 export async function requestCosts(video: { fps: number; jpegs: Buffer[] }, request: GatedRequest, into: RequestCosts): Promise<void> {
   const clock = { ms: 0 };
   const memory = new MotionMemory(
     {
-      analyzeUnlessStill: async (jpeg, reference, limits, lastFace) => {
+      analyzeUnlessStill: async (jpeg, reference, limits, lastFace, likelyStill) => {
         const t0 = cpuMs();
-        const a = await request(jpeg, reference, limits, lastFace ?? null);
+        const a = await request(jpeg, reference, limits, lastFace ?? null, likelyStill ?? false);
         into[a.kind].push(cpuMs() - t0);
         return a;
       },
@@ -142,7 +142,7 @@ export async function requestCosts(video: { fps: number; jpegs: Buffer[] }, requ
 
 /** The request table: the sample videos replayed `passes` times each, CPU ms per request by answer and overall. */
 export async function requestMix(cv: CV, detector: FaceDetector, videos: Array<{ name: string; fps: number; jpegs: Buffer[] }>, passes: number, out: string[]): Promise<void> {
-  const request: GatedRequest = (jpeg, reference, limits, lastFace) => analyzeUnlessStill(cv, detector, jpeg, reference, limits, DEFAULT_THRESHOLDS, lastFace);
+  const request: GatedRequest = (jpeg, reference, limits, lastFace, likelyStill) => analyzeUnlessStill(cv, detector, jpeg, reference, limits, DEFAULT_THRESHOLDS, lastFace, likelyStill);
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const cell = (c: RequestCosts, k: GatedAnalysis['kind'], n: number): string => `${Math.round((100 * c[k].length) / n)} %, ${fmt(mean(c[k]), 2)}`;
   const all: RequestCosts = { gated: [], quick: [], analysed: [] };

@@ -9,10 +9,10 @@ import { VideoFileSource } from '../src/media/video-file';
 import { MotionMemory } from '../src/server/motion-memory';
 import { video } from './helpers';
 
-type Request = (jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits, lastFace: FaceBox | null) => Promise<GatedAnalysis>;
+type Request = (jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits, lastFace: FaceBox | null, likelyStill: boolean) => Promise<GatedAnalysis>;
 
 interface Logged {
-  asked: { reference: boolean; lastFace: FaceBox | null };
+  asked: { reference: boolean; lastFace: FaceBox | null; likelyStill: boolean };
   answer: GatedAnalysis;
   /** The imdecode flags the request used, in order. */
   decodes: number[];
@@ -47,10 +47,10 @@ async function replay(v: { fps: number; jpegs: Buffer[] }, request: Request): Pr
   const clock = { ms: 0 };
   const memory = new MotionMemory(
     {
-      analyzeUnlessStill: async (jpeg, reference, limits, lastFace) => {
+      analyzeUnlessStill: async (jpeg, reference, limits, lastFace, likelyStill) => {
         decodes.length = 0;
-        const answer = await request(jpeg, reference, limits, lastFace ?? null);
-        log.push({ asked: { reference: reference !== null, lastFace: (reference && lastFace) ?? null }, answer, decodes: [...decodes] });
+        const answer = await request(jpeg, reference, limits, lastFace ?? null, likelyStill ?? false);
+        log.push({ asked: { reference: reference !== null, lastFace: (reference && lastFace) ?? null, likelyStill: Boolean(reference && likelyStill) }, answer, decodes: [...decodes] });
         return answer;
       },
     },
@@ -64,7 +64,7 @@ async function replay(v: { fps: number; jpegs: Buffer[] }, request: Request): Pr
   return log;
 }
 
-const oneDecode: Request = (jpeg, reference, limits, lastFace) => analyzeUnlessStill(cv, detector, jpeg, reference, limits, DEFAULT_THRESHOLDS, lastFace);
+const oneDecode: Request = (jpeg, reference, limits, lastFace, likelyStill) => analyzeUnlessStill(cv, detector, jpeg, reference, limits, DEFAULT_THRESHOLDS, lastFace, likelyStill);
 
 /**
  * The order requests were answered in before they decoded once: the thumbnail from a 1/8 gray decode, then the
@@ -81,18 +81,21 @@ const threeDecodes: Request = async (jpeg, reference, limits, lastFace) => {
 
 const flagOf = (reduce: number): number => ({ 1: cv.IMREAD_COLOR, 2: cv.IMREAD_REDUCED_COLOR_2, 4: cv.IMREAD_REDUCED_COLOR_4, 8: cv.IMREAD_REDUCED_COLOR_8 })[reduce]!;
 
-test('a request decodes its JPEG once, at the quick check\'s scale when it has a face to look for, else at half size; twice only when that quick check fails at another scale', { timeout: 120_000 }, async () => {
+test('a request decodes its JPEG once, at the quick check\'s scale when it has a face to look for, else at half size; after a gated frame, 1/8 gray first', { timeout: 120_000 }, async () => {
   const seen = new Set<string>();
   for (const v of frames) {
     for (const [i, e] of (await replay(v, oneDecode)).entries()) {
       const quickScale = e.asked.lastFace ? detector.trackReduction!(e.asked.lastFace) : null;
-      const expected = quickScale === null ? [2] : e.answer.kind === 'analysed' && quickScale !== 2 ? [quickScale, 2] : [quickScale];
-      assert.deepEqual(e.decodes, expected.map(flagOf), `${v.name}, request ${i} (${e.answer.kind}, quick check at 1/${quickScale ?? '-'})`);
-      seen.add(`${e.answer.kind} ${e.decodes.length}`);
+      // The models' decodes: the quick check's scale, then half size for the full analysis if that is another.
+      const models = (quickScale === null ? [2] : e.answer.kind === 'analysed' && quickScale !== 2 ? [quickScale, 2] : [quickScale]).map(flagOf);
+      const expected = e.asked.likelyStill ? [cv.IMREAD_REDUCED_GRAYSCALE_8, ...(e.answer.kind === 'gated' ? [] : models)] : models;
+      assert.deepEqual(e.decodes, expected, `${v.name}, request ${i} (${e.answer.kind}, quick check at 1/${quickScale ?? '-'}, likely still ${e.asked.likelyStill})`);
+      seen.add(`${e.asked.likelyStill ? 'likely still, ' : ''}${e.answer.kind} ${e.decodes.length}`);
     }
   }
-  // Every path was taken: gated, quick, full in one decode, and a failed quick check at 1/4 followed by the 1/2 decode.
-  assert.deepEqual([...seen].sort(), ['analysed 1', 'analysed 2', 'gated 1', 'quick 1']);
+  // Every path was taken: gated, quick, full in one decode; a failed quick check at 1/4 followed by the 1/2 decode;
+  // after a gated frame, gated again on the 1/8 decode alone, or changed and decoded again for the models.
+  for (const path of ['analysed 1', 'analysed 2', 'gated 1', 'quick 1', 'likely still, gated 1', 'likely still, analysed 2']) assert.ok(seen.has(path), `${path} not seen: ${[...seen].join('; ')}`);
 });
 
 test('one decode gives the same answers and thumbnails as the three decodes did, on consecutive frames of the sample videos', { timeout: 120_000 }, async () => {

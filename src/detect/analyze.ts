@@ -74,14 +74,18 @@ export function analysisReduction(detector: FaceDetector, size: { width: number 
   return !detector.fullResolution && size !== null && size.width >= REDUCE_FROM_WIDTH ? 2 : 1;
 }
 
+const REDUCED_GRAY = (cv: CV, reduce: number): number =>
+  reduce >= 8 ? cv.IMREAD_REDUCED_GRAYSCALE_8 : reduce >= 4 ? cv.IMREAD_REDUCED_GRAYSCALE_4 : reduce >= 2 ? cv.IMREAD_REDUCED_GRAYSCALE_2 : cv.IMREAD_GRAYSCALE;
+
 /**
- * The JPEG decoded `reduce` times smaller (1, 2, 4 or 8: libjpeg scales while decoding). Its Huffman decoding is
- * paid in full at every scale, so a request decodes its frame once and takes everything it needs from that image.
+ * The JPEG decoded `reduce` times smaller (1, 2, 4 or 8: libjpeg scales while decoding), in BGR for the detectors
+ * or in gray, which only a thumbnail can use. Its Huffman decoding is paid in full at every scale, so a request
+ * decodes its frame once and takes everything it needs from that image.
  */
-export function decodeJpeg(cv: CV, jpeg: Buffer, reduce: number, size = jpegSize(jpeg)): DecodedFrame {
+export function decodeJpeg(cv: CV, jpeg: Buffer, reduce: number, size = jpegSize(jpeg), colour: 'bgr' | 'gray' = 'bgr'): DecodedFrame {
   let img: Mat;
   try {
-    img = cv.imdecode(jpeg, REDUCED_COLOR(cv, reduce));
+    img = cv.imdecode(jpeg, colour === 'gray' ? REDUCED_GRAY(cv, reduce) : REDUCED_COLOR(cv, reduce));
   } catch (err) {
     throw new DetectError('VIGIL_ERR_IMAGE_DECODE', `cannot decode the JPEG: ${(err as Error).message}`);
   }

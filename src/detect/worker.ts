@@ -13,12 +13,13 @@ import type { VerdictThresholds } from './verdict';
 /**
  * `full`: analyse, as `vigil detect` does for every frame. `gated`: analyse unless the frame matches `reference`.
  * `quick`: as `gated`, but a changed frame first gets the quick check for `lastFace`, the one face of the last
- * full analysis (frame pixels). Both gated kinds are answered with a `gated` reply.
+ * full analysis (frame pixels). Both gated kinds are answered with a `gated` reply. `likelyStill`: the candidate's
+ * last frame was gated, which only changes the order of decoding (motion-gate.ts, analyzeUnlessStill).
  */
 export type WorkerRequest =
   | { kind: 'full'; id: number; jpeg: Uint8Array }
-  | { kind: 'gated'; id: number; jpeg: Uint8Array; reference: Thumbnail | null; limits: GateLimits }
-  | { kind: 'quick'; id: number; jpeg: Uint8Array; reference: Thumbnail; limits: GateLimits; lastFace: FaceBox };
+  | { kind: 'gated'; id: number; jpeg: Uint8Array; reference: Thumbnail | null; limits: GateLimits; likelyStill: boolean }
+  | { kind: 'quick'; id: number; jpeg: Uint8Array; reference: Thumbnail; limits: GateLimits; lastFace: FaceBox; likelyStill: boolean };
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'fatal'; message: string }
@@ -38,7 +39,7 @@ function answer(req: WorkerRequest, { cv, detector, thresholds }: Analyzer): Pro
   const jpeg = Buffer.from(req.jpeg.buffer, req.jpeg.byteOffset, req.jpeg.byteLength);
   if (req.kind === 'full') return analyzeJpeg(cv, detector, jpeg, thresholds).then((result) => ({ id: req.id, ok: true, kind: 'full', result }));
   const lastFace = req.kind === 'quick' ? req.lastFace : null;
-  return analyzeUnlessStill(cv, detector, jpeg, req.reference, req.limits, thresholds, lastFace).then((analysis) => ({ id: req.id, ok: true, kind: 'gated', analysis }));
+  return analyzeUnlessStill(cv, detector, jpeg, req.reference, req.limits, thresholds, lastFace, req.likelyStill).then((analysis) => ({ id: req.id, ok: true, kind: 'gated', analysis }));
 }
 
 function reply(msg: WorkerReply): void {
