@@ -125,8 +125,8 @@ export async function analyzeFrame(detector: FaceDetector, frame: DecodedFrame, 
 /**
  * The quick check (README, "Motion gating"): the one face of the last full analysis, `last` (frame pixels), found
  * again by the detector's cheap look around it in `frame` (decoded at its trackReduction when it has one), judged
- * by the same rules. Null, for a full analysis, when the detector has no quick check, does not find that face again as it
- * was, or the verdict would no longer be ok.
+ * by the same rules. Null, for a full analysis, when the detector has no quick check, does not find that face
+ * again as it was, or the verdict would no longer be ok.
  */
 export async function quickCheck(detector: FaceDetector, frame: DecodedFrame, last: Rect, thresholds: VerdictThresholds): Promise<FrameResult | null> {
   if (!detector.track) return null;
