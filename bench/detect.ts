@@ -3,7 +3,7 @@
  * accuracy on the sample videos, and milliseconds per frame for the whole path (JPEG decode, detection, verdict)
  * at 640x480 and 320x240. Runs in one process on one core, so the times are per detector process.
  *
- * For the default detector, also the cost of each stage (bench/detect-stages.ts).
+ * For the default detector, also the cost of each stage and of the requests the server sends (bench/detect-stages.ts).
  *
  *   node dist/bench/detect.js [--detector dnn|haar] [--only stress|videos|timing|stages] [--errors]
  */
@@ -14,7 +14,7 @@ import { loadOpenCV, type CV } from '../src/detect/opencv';
 import { DEFAULT_THRESHOLDS } from '../src/detect/verdict';
 import type { DetectorName } from '../src/detect/types';
 import { VideoFileSource } from '../src/media/video-file';
-import { stageCosts } from './detect-stages';
+import { requestMix, stageCosts } from './detect-stages';
 import { machineInfo, machineLine, writeResult } from './lib/report';
 import { CONDITIONS, stressSet } from './stress/recipe';
 
@@ -139,6 +139,9 @@ async function main(): Promise<void> {
         [640, 480],
         [320, 240],
       ] as const) await stageCosts(cv, (await frames('candidate-ok.mp4', w, h)).jpegs, `${w}x${h} frames of candidate-ok.mp4`, out);
+      const videos = [];
+      for (const name of ['candidate-ok.mp4', 'candidate-incidents.mp4', 'megamind-clip.mp4']) videos.push({ name, ...(await frames(name, 640, 480)) });
+      await requestMix(cv, detector, videos, 3, out);
     }
   }
   console.log(`${machineLine(machine)}\n\n${out.join('\n')}`);

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { analyzeJpeg, createDetector, quickCheckJpeg } from '../src/detect/analyze';
+import { analyzeJpeg, createDetector, decodeJpeg } from '../src/detect/analyze';
 import { analyzeUnlessStill, GATE_LIMITS, makeThumbnail, thumbnailDifference, type Thumbnail } from '../src/detect/motion-gate';
 import { loadOpenCV, type CV } from '../src/detect/opencv';
 import type { FrameResult } from '../src/detect/types';
@@ -42,10 +42,10 @@ async function main(): Promise<void> {
   const cv = loadOpenCV();
   const detector = await createDetector(cv, { detector: 'dnn', thresholds: DEFAULT_THRESHOLDS });
   const analyze = (jpeg: Buffer) => analyzeJpeg(cv, detector, jpeg, DEFAULT_THRESHOLDS);
-  const quickFor = (r: FrameResult | undefined) => {
-    const face = r && r.verdict === 'ok' && r.faces.length === 1 ? r.faces[0]! : null;
-    return face ? (jpeg: Buffer) => quickCheckJpeg(cv, detector, jpeg, face, DEFAULT_THRESHOLDS) : undefined;
-  };
+  // The face the quick check looks for, as the server passes it (motion-memory.ts).
+  const lastFace = (r: FrameResult | undefined) => (r && r.verdict === 'ok' && r.faces.length === 1 ? r.faces[0]! : null);
+  // A thumbnail is the same from any decoding scale (motion-gate.ts): 1/8 is the cheapest.
+  const thumbnail = (jpeg: Buffer): Thumbnail => makeThumbnail(cv, decodeJpeg(cv, jpeg, 8));
   const out: string[] = [`bench/gate: limits mean ${GATE_LIMITS.mean}, peak ${GATE_LIMITS.peak} (absolute gray differences of 32x24 thumbnails, brightness-normalised)`, ''];
 
   out.push(
@@ -62,6 +62,8 @@ async function main(): Promise<void> {
     const step = Math.round(v.fps / 5);
     let reference: { thumb: Thumbnail; t: number; result: FrameResult } | null = null;
     let previous: Thumbnail | null = null;
+    // As MotionMemory: after a gated frame the next is likely still too (the detector then decodes the thumbnail first).
+    let lastGated = false;
     const consecutive: number[] = [];
     const peaks: number[] = [];
     const gatedMs: number[] = [];
@@ -76,9 +78,10 @@ async function main(): Promise<void> {
       const t = i / v.fps;
       const ref = reference && t - reference.t < 1 ? reference : null;
       const t0 = process.hrtime.bigint();
-      const a = await analyzeUnlessStill(cv, v.jpegs[i]!, ref?.thumb ?? null, GATE_LIMITS, analyze, quickFor(ref?.result));
+      const a = await analyzeUnlessStill(cv, detector, v.jpegs[i]!, ref?.thumb ?? null, GATE_LIMITS, DEFAULT_THRESHOLDS, lastFace(ref?.result), lastGated);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       total++;
+      if (a.difference) lastGated = a.kind === 'gated';
       if (a.kind === 'gated') {
         gated++;
         gatedMs.push(ms);
@@ -109,9 +112,9 @@ async function main(): Promise<void> {
   const inc = videos['candidate-incidents.mp4']!;
   const cuts: string[] = [];
   for (const c of [6, 12, 18, 24]) {
-    const after = makeThumbnail(cv, inc.jpegs[Math.round(c * inc.fps)]!);
+    const after = thumbnail(inc.jpegs[Math.round(c * inc.fps)]!);
     let min = Infinity;
-    for (let i = Math.round((c - 1) * inc.fps); i < Math.round(c * inc.fps); i++) min = Math.min(min, thumbnailDifference(after, makeThumbnail(cv, inc.jpegs[i]!)).mean);
+    for (let i = Math.round((c - 1) * inc.fps); i < Math.round(c * inc.fps); i++) min = Math.min(min, thumbnailDifference(after, thumbnail(inc.jpegs[i]!)).mean);
     cuts.push(`${c} s: ${f1(min)}`);
   }
   out.push(`Hard cuts of candidate-incidents.mp4, smallest mean difference to any frame of the second before: ${cuts.join(', ')}`, '');
@@ -129,7 +132,7 @@ async function main(): Promise<void> {
   ];
   out.push('| face frame: mean (peak) | face moved 5 % | second face 5 % wide | second face 8 % wide |', '|---|---:|---:|---:|');
   for (const [name, jpeg] of samples) {
-    const base = makeThumbnail(cv, jpeg);
+    const base = thumbnail(jpeg);
     const face = (await analyze(jpeg)).faces[0];
     if (!face) {
       out.push(`| ${name} | no face found | | |`);
@@ -152,7 +155,7 @@ async function main(): Promise<void> {
         otherCrop.resize(h, w, 0, 0, cv.INTER_AREA).copyTo(img.getRegion(new cv.Rect(x, 60, w, h)));
       });
     const d = (j: Buffer): string => {
-      const x = thumbnailDifference(base, makeThumbnail(cv, j));
+      const x = thumbnailDifference(base, thumbnail(j));
       return `${f1(x.mean)} (peak ${f1(x.peak)})`;
     };
     out.push(`| ${name} | ${d(moved)} | ${d(pasted(0.05))} | ${d(pasted(0.08))} |`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { analyzeJpeg, createDetector, quickCheckJpeg, type FaceDetector } from '../src/detect/analyze';
+import { analyzeJpeg, createDetector, type FaceDetector } from '../src/detect/analyze';
+import { analyzeUnlessStill, GATE_LIMITS, THUMB_H, THUMB_W } from '../src/detect/motion-gate';
 import { loadOpenCV, type CV } from '../src/detect/opencv';
 import { PixelBuffer } from '../src/detect/pixels';
 import { DetectError } from '../src/detect/types';
@@ -25,20 +26,29 @@ before(async () => {
   for await (const j of src.frames()) if (i++ % Math.round(src.fps) === 0) frames.push(j);
 });
 
-test('analysing frames and quick checks leaves no OpenCV memory behind for the GC', { timeout: 120_000 }, async () => {
+test('analysing frames, quick checks and gated frames leave no OpenCV memory behind for the GC', { timeout: 120_000 }, async () => {
   assert.ok(cv.isCustomMatAllocatorEnabled(), 'opencv4nodejs tracks Mat memory (OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING is not set)');
   assert.ok(frames.length >= 25, `${frames.length} frames`);
   const before = cv.getMemMetrics();
   const verdicts = new Set<string>();
-  let quick = 0;
+  const kinds = new Map<string, number>();
+  const count = (k: string): void => void kinds.set(k, (kinds.get(k) ?? 0) + 1);
   for (const jpeg of frames) {
     const r = await analyzeJpeg(cv, detector, jpeg, DEFAULT_THRESHOLDS);
     verdicts.add(r.verdict);
-    if (r.faces.length === 1) {
-      await quickCheckJpeg(cv, detector, jpeg, r.faces[0]!, DEFAULT_THRESHOLDS);
-      quick++;
+    // A flat reference: the frame changed, so a face gets the quick check (and a failed one the cascade).
+    const flat = { width: r.width, height: r.height, gray: new Uint8Array(THUMB_W * THUMB_H).fill(128) };
+    const changed = await analyzeUnlessStill(cv, detector, jpeg, flat, GATE_LIMITS, DEFAULT_THRESHOLDS, r.faces.length === 1 ? r.faces[0]! : null);
+    count(changed.kind);
+    // Its own thumbnail as the reference, hinted still and not: gated after a gray or a colour decode.
+    for (const likelyStill of [true, false]) {
+      const still = await analyzeUnlessStill(cv, detector, jpeg, changed.thumbnail, GATE_LIMITS, DEFAULT_THRESHOLDS, null, likelyStill);
+      count(still.kind);
     }
   }
+  const quick = kinds.get('quick') ?? 0;
+  assert.ok((kinds.get('gated') ?? 0) === frames.length * 2, `${kinds.get('gated')} gated of ${frames.length * 2}`);
+  assert.ok((kinds.get('analysed') ?? 0) > 0, 'a changed frame without a face had the full analysis');
   // Every path ran: the cascade on one face, on several, on none (with the edge scan), and the quick check.
   for (const v of ['ok', 'no_face', 'multiple_faces']) assert.ok(verdicts.has(v), `${[...verdicts].join(', ')} lacks ${v}`);
   assert.ok(quick > 10, `${quick} quick checks`);

@@ -59,16 +59,33 @@ const REDUCE_FROM_WIDTH = 480;
 const REDUCED_COLOR = (cv: CV, reduce: number): number =>
   reduce >= 8 ? cv.IMREAD_REDUCED_COLOR_8 : reduce >= 4 ? cv.IMREAD_REDUCED_COLOR_4 : reduce >= 2 ? cv.IMREAD_REDUCED_COLOR_2 : cv.IMREAD_COLOR;
 
+/** A JPEG decoded `reduce` times smaller, the size of the frame as sent, and the factors from its pixels to the frame's. */
+export interface DecodedFrame {
+  img: Mat;
+  reduce: number;
+  width: number;
+  height: number;
+  kx: number;
+  ky: number;
+}
+
+/** How many times smaller than the frame (`size`, from jpegSize) the full analysis decodes it: 1 or 2. */
+export function analysisReduction(detector: FaceDetector, size: { width: number } | null): number {
+  return !detector.fullResolution && size !== null && size.width >= REDUCE_FROM_WIDTH ? 2 : 1;
+}
+
+const REDUCED_GRAY = (cv: CV, reduce: number): number =>
+  reduce >= 8 ? cv.IMREAD_REDUCED_GRAYSCALE_8 : reduce >= 4 ? cv.IMREAD_REDUCED_GRAYSCALE_4 : reduce >= 2 ? cv.IMREAD_REDUCED_GRAYSCALE_2 : cv.IMREAD_GRAYSCALE;
+
 /**
- * The JPEG decoded as the detector wants it (`reduce` times smaller, when given), and the factors from its pixels
- * to the frame's as sent.
+ * The JPEG decoded `reduce` times smaller (1, 2, 4 or 8: libjpeg scales while decoding), in BGR for the detectors
+ * or in gray, which only a thumbnail can use. Its Huffman decoding is paid in full at every scale, so a request
+ * decodes its frame once and takes everything it needs from that image.
  */
-function decode(cv: CV, detector: FaceDetector, jpeg: Buffer, reduceTo?: number): { img: Mat; width: number; height: number; kx: number; ky: number } {
-  const size = jpegSize(jpeg);
-  const reduce = reduceTo ?? (!detector.fullResolution && size !== null && size.width >= REDUCE_FROM_WIDTH ? 2 : 1);
+export function decodeJpeg(cv: CV, jpeg: Buffer, reduce: number, size = jpegSize(jpeg), colour: 'bgr' | 'gray' = 'bgr'): DecodedFrame {
   let img: Mat;
   try {
-    img = cv.imdecode(jpeg, REDUCED_COLOR(cv, reduce));
+    img = cv.imdecode(jpeg, colour === 'gray' ? REDUCED_GRAY(cv, reduce) : REDUCED_COLOR(cv, reduce));
   } catch (err) {
     throw new DetectError('VIGIL_ERR_IMAGE_DECODE', `cannot decode the JPEG: ${(err as Error).message}`);
   }
@@ -76,7 +93,7 @@ function decode(cv: CV, detector: FaceDetector, jpeg: Buffer, reduceTo?: number)
   // A reduced decode rounds odd sizes up: scale by the real ratio, not by 2.
   const width = size?.width ?? img.cols * reduce;
   const height = size?.height ?? img.rows * reduce;
-  return { img, width, height, kx: width / img.cols, ky: height / img.rows };
+  return { img, reduce, width, height, kx: width / img.cols, ky: height / img.rows };
 }
 
 const toFrame = (f: FaceBox, kx: number, ky: number): FaceBox => ({
@@ -89,26 +106,37 @@ const toFrame = (f: FaceBox, kx: number, ky: number): FaceBox => ({
 });
 
 /**
- * One JPEG in, one verdict out: the whole per-frame path, shared by the server's detector processes and
- * `vigil detect`. Boxes are reported in the pixels of the frame as sent.
+ * One JPEG in, one verdict out: the whole per-frame path of `vigil detect` and of a detector process's `full`
+ * request. Boxes are reported in the pixels of the frame as sent.
  */
 export async function analyzeJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, thresholds: VerdictThresholds): Promise<FrameResult> {
-  const { img, width, height, kx, ky } = decode(cv, detector, jpeg);
+  const size = jpegSize(jpeg);
+  // Async, so that an undecodable JPEG rejects rather than throws into a detector process's message handler.
+  const frame = decodeJpeg(cv, jpeg, analysisReduction(detector, size), size);
   // Freed now, not at the next major GC: OpenCV reports each Mat to V8 as external memory (see pixels.ts).
-  const faces = (await detector.detect(img).finally(() => img.release())).map((f) => toFrame(f, kx, ky));
+  return analyzeFrame(detector, frame, thresholds).finally(() => frame.img.release());
+}
+
+/**
+ * The full analysis of a frame decoded at analysisReduction's scale (the detectors are tuned at that scale). The
+ * frame stays the caller's to release.
+ */
+export async function analyzeFrame(detector: FaceDetector, frame: DecodedFrame, thresholds: VerdictThresholds): Promise<FrameResult> {
+  const { img, width, height, kx, ky } = frame;
+  const faces = (await detector.detect(img)).map((f) => toFrame(f, kx, ky));
   return { width, height, faces, ...judge(faces, width, height, thresholds, detector.bestRejected) };
 }
 
 /**
  * The quick check (README, "Motion gating"): the one face of the last full analysis, `last` (frame pixels), found
- * again by the detector's cheap look around it, judged by the same rules. Null, for a full analysis, when the
- * detector has no quick check, does not find that face again as it was, or the verdict would no longer be ok.
+ * again by the detector's cheap look around it in `frame` (decoded at its trackReduction when it has one), judged
+ * by the same rules. Null, for a full analysis, when the detector has no quick check, does not find that face
+ * again as it was, or the verdict would no longer be ok.
  */
-export async function quickCheckJpeg(cv: CV, detector: FaceDetector, jpeg: Buffer, last: Rect, thresholds: VerdictThresholds): Promise<FrameResult | null> {
+export async function quickCheck(detector: FaceDetector, frame: DecodedFrame, last: Rect, thresholds: VerdictThresholds): Promise<FrameResult | null> {
   if (!detector.track) return null;
-  // libjpeg scales while decoding: a large face needs only a fraction of the pixels, and costs that much less.
-  const { img, width, height, kx, ky } = decode(cv, detector, jpeg, detector.trackReduction?.(last));
-  const found = await detector.track(img, { x: last.x / kx, y: last.y / ky, w: last.w / kx, h: last.h / ky }).finally(() => img.release());
+  const { img, width, height, kx, ky } = frame;
+  const found = await detector.track(img, { x: last.x / kx, y: last.y / ky, w: last.w / kx, h: last.h / ky });
   if (!found) return null;
   const faces = [toFrame(found, kx, ky)];
   const judgement = judge(faces, width, height, thresholds);

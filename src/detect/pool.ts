@@ -321,9 +321,10 @@ export class DetectorPool {
   /**
    * Analyses one JPEG unless its thumbnail differs from `reference` by at most `limits` (motion-gate.ts); with
    * `lastFace` (the one face of the analysis `reference` comes from), a changed frame first gets the quick check.
+   * `likelyStill` (the candidate's last frame was gated) makes the detector look at the thumbnail before decoding for the models.
    */
-  analyzeUnlessStill(jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits, lastFace: FaceBox | null = null): Promise<GatedAnalysis> {
-    const request: JobRequest = reference && lastFace ? { kind: 'quick', jpeg, reference, limits, lastFace } : { kind: 'gated', jpeg, reference, limits };
+  analyzeUnlessStill(jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits, lastFace: FaceBox | null = null, likelyStill = false): Promise<GatedAnalysis> {
+    const request: JobRequest = reference && lastFace ? { kind: 'quick', jpeg, reference, limits, lastFace, likelyStill } : { kind: 'gated', jpeg, reference, limits, likelyStill };
     return this.submit(request).then((a) => (a.kind === 'gated' ? a.analysis : Promise.reject(mismatch())));
   }
 

@@ -4,20 +4,22 @@
  * process (measured here: a segfault when a second worker thread loads it), and a crash here cannot take the
  * server with it.
  */
-import { analyzeJpeg, createDetector, quickCheckJpeg, type DetectorConfig } from './analyze';
+import { analyzeJpeg, createDetector, type DetectorConfig, type FaceDetector } from './analyze';
 import { analyzeUnlessStill, type GateLimits, type GatedAnalysis, type Thumbnail } from './motion-gate';
 import { loadOpenCV, type CV } from './opencv';
 import type { FaceBox, FrameResult } from './types';
+import type { VerdictThresholds } from './verdict';
 
 /**
  * `full`: analyse, as `vigil detect` does for every frame. `gated`: analyse unless the frame matches `reference`.
  * `quick`: as `gated`, but a changed frame first gets the quick check for `lastFace`, the one face of the last
- * full analysis (frame pixels). Both gated kinds are answered with a `gated` reply.
+ * full analysis (frame pixels). Both gated kinds are answered with a `gated` reply. `likelyStill`: the candidate's
+ * last frame was gated, which only changes the order of decoding (motion-gate.ts, analyzeUnlessStill).
  */
 export type WorkerRequest =
   | { kind: 'full'; id: number; jpeg: Uint8Array }
-  | { kind: 'gated'; id: number; jpeg: Uint8Array; reference: Thumbnail | null; limits: GateLimits }
-  | { kind: 'quick'; id: number; jpeg: Uint8Array; reference: Thumbnail; limits: GateLimits; lastFace: FaceBox };
+  | { kind: 'gated'; id: number; jpeg: Uint8Array; reference: Thumbnail | null; limits: GateLimits; likelyStill: boolean }
+  | { kind: 'quick'; id: number; jpeg: Uint8Array; reference: Thumbnail; limits: GateLimits; lastFace: FaceBox; likelyStill: boolean };
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'fatal'; message: string }
@@ -27,16 +29,17 @@ export type WorkerReply =
 
 type Answer = Extract<WorkerReply, { ok: true }>;
 
-interface Analyzers {
-  analyze: (jpeg: Buffer) => Promise<FrameResult>;
-  quick: (jpeg: Buffer, lastFace: FaceBox) => Promise<FrameResult | null>;
+interface Analyzer {
+  cv: CV;
+  detector: FaceDetector;
+  thresholds: VerdictThresholds;
 }
 
-function answer(cv: CV, req: WorkerRequest, a: Analyzers): Promise<Answer> {
+function answer(req: WorkerRequest, { cv, detector, thresholds }: Analyzer): Promise<Answer> {
   const jpeg = Buffer.from(req.jpeg.buffer, req.jpeg.byteOffset, req.jpeg.byteLength);
-  if (req.kind === 'full') return a.analyze(jpeg).then((result) => ({ id: req.id, ok: true, kind: 'full', result }));
-  const quick = req.kind === 'quick' ? (j: Buffer) => a.quick(j, req.lastFace) : undefined;
-  return analyzeUnlessStill(cv, jpeg, req.reference, req.limits, a.analyze, quick).then((analysis) => ({ id: req.id, ok: true, kind: 'gated', analysis }));
+  if (req.kind === 'full') return analyzeJpeg(cv, detector, jpeg, thresholds).then((result) => ({ id: req.id, ok: true, kind: 'full', result }));
+  const lastFace = req.kind === 'quick' ? req.lastFace : null;
+  return analyzeUnlessStill(cv, detector, jpeg, req.reference, req.limits, thresholds, lastFace, req.likelyStill).then((analysis) => ({ id: req.id, ok: true, kind: 'gated', analysis }));
 }
 
 function reply(msg: WorkerReply): void {
@@ -45,15 +48,10 @@ function reply(msg: WorkerReply): void {
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.env['VIGIL_DETECTOR_CONFIG'] ?? '{}') as DetectorConfig;
-  let analyzers: Analyzers;
-  let cv: CV;
+  let analyzer: Analyzer;
   try {
-    cv = loadOpenCV();
-    const detector = await createDetector(cv, config);
-    analyzers = {
-      analyze: (jpeg) => analyzeJpeg(cv, detector, jpeg, config.thresholds),
-      quick: (jpeg, lastFace) => quickCheckJpeg(cv, detector, jpeg, lastFace, config.thresholds),
-    };
+    const cv = loadOpenCV();
+    analyzer = { cv, detector: await createDetector(cv, config), thresholds: config.thresholds };
   } catch (err) {
     reply({ type: 'fatal', message: (err as Error).message });
     process.exitCode = 1;
@@ -62,7 +60,7 @@ async function main(): Promise<void> {
   }
   // One frame at a time: the pool sends the next only after this one's reply.
   process.on('message', (req: WorkerRequest) => {
-    answer(cv, req, analyzers).then(
+    answer(req, analyzer).then(
       (msg) => reply(msg),
       (err: unknown) => {
         const e = err as Error & { code?: string };

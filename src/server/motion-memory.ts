@@ -3,7 +3,7 @@ import { DetectError, type FaceBox, type FrameResult } from '../detect/types';
 
 /** An analyzer that can skip the models for a frame that matches a reference (the detector pool does). */
 export interface GatingAnalyzer {
-  analyzeUnlessStill(jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits, lastFace?: FaceBox | null): Promise<GatedAnalysis>;
+  analyzeUnlessStill(jpeg: Buffer, reference: Thumbnail | null, limits: GateLimits, lastFace?: FaceBox | null, likelyStill?: boolean): Promise<GatedAnalysis>;
 }
 
 /** Every candidate is fully analysed at least this often, however still the picture: drift and small changes get a fresh look. */
@@ -20,6 +20,11 @@ export const MAX_REFERENCE_AGE_MS = 1000;
  */
 export class MotionMemory {
   private last: { result: FrameResult; thumbnail: Thumbnail; atMs: number } | null = null;
+  /**
+   * Whether the last frame compared with a reference was gated: the next is then likely still too, which tells the
+   * detector what to decode first. A frame analysed because the reference aged out was compared with nothing.
+   */
+  private lastGated = false;
   /** Frames answered from the reference without running the models. */
   gated = 0;
   /** Frames answered by the quick check (the last analysis's one face found again, BlazeFace alone). */
@@ -40,12 +45,14 @@ export class MotionMemory {
     try {
       const r = last?.result;
       const lastFace = r && r.verdict === 'ok' && r.faces.length === 1 ? r.faces[0]! : null;
-      a = await this.analyzer.analyzeUnlessStill(jpeg, last?.thumbnail ?? null, this.limits, lastFace);
+      a = await this.analyzer.analyzeUnlessStill(jpeg, last?.thumbnail ?? null, this.limits, lastFace, this.lastGated);
     } catch (err) {
       // A failed frame is no evidence the picture is unchanged: the next one is analysed in full.
       this.last = null;
+      this.lastGated = false;
       throw err;
     }
+    if (a.difference) this.lastGated = a.kind === 'gated';
     if (a.kind === 'analysed') {
       this.analysed++;
       this.last = { result: a.result, thumbnail: a.thumbnail, atMs: started };
