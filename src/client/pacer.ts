@@ -23,7 +23,9 @@ async function until(origin: number, ms: number, signal: AbortSignal): Promise<b
   const wait = origin + ms - performance.now();
   if (wait > 1) {
     try {
-      await sleep(wait, undefined, { signal });
+      // Whole milliseconds: Node keeps one timer list per distinct delay, and a fractional delay (nearly every
+      // one here) made a list, and a priority-queue insert and removal, for every frame and audio chunk.
+      await sleep(Math.ceil(wait), undefined, { signal });
     } catch {
       return false;
     }
