@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { VoiceActivityDetector, type VadFrame } from '../src/detect/vad';
+import { VoiceActivityDetector, levelDbfs, type VadFrame } from '../src/detect/vad';
 import { WavFileSource } from '../src/media/wav-file';
 import { MEDIA, audio, clientArgs, readJson, runVigil, sessionDirOf, startServer, tempDir } from './helpers';
 import type { SessionRecord } from '../src/server';
@@ -45,6 +45,22 @@ for (const file of [...new Set(LABELS.map((l) => l.file))]) {
     assert.ok(right / total >= 0.95, `${file}: ${right}/${total} windows right`);
   });
 }
+
+test('the level of a frame is the same whether its samples sit at an even or an odd byte offset', async () => {
+  const w = await WavFileSource.open(audio('speech-16k-mono.wav'));
+  let checked = 0;
+  for await (const chunk of w.chunks(40)) {
+    // Copied one byte in, the samples cannot be read as an Int16Array: the other path must give the same figure.
+    const odd = Buffer.alloc(chunk.length + 1);
+    chunk.copy(odd, 1);
+    const even = Buffer.from(chunk);
+    const samples = chunk.length / 2;
+    assert.equal(levelDbfs(even, 0, samples), levelDbfs(odd, 1, samples));
+    assert.equal(levelDbfs(even, 2, samples - 1), levelDbfs(odd, 3, samples - 1));
+    if (++checked === 50) break;
+  }
+  assert.equal(checked, 50);
+});
 
 test('a candidate streaming speech-silence-speech.wav gets two speech incidents at the labelled boundaries', { timeout: 40_000 }, async (t) => {
   const dir = tempDir(t);

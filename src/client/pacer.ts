@@ -18,12 +18,24 @@ export interface PaceOptions<T = Buffer> {
   loop: boolean;
 }
 
-/** Sleeps until `origin + ms`; resolves false if the signal fired meanwhile. */
+/**
+ * Items are sent on the first tick of this grid (on the process's clock) at or after they are due, so the streams
+ * due close together (audio and video, and every client in a process such as bench/ingest's) wake the event loop
+ * once per tick instead of once per item. It delays a send by at most this much; the timestamps on the wire are
+ * the items' own, so recordings are unchanged.
+ */
+export const SEND_GRID_MS = 20;
+
+/** Sleeps until the first grid tick at or after `origin + ms`; resolves false if the signal fired meanwhile. */
 async function until(origin: number, ms: number, signal: AbortSignal): Promise<boolean> {
-  const wait = origin + ms - performance.now();
+  const now = performance.now();
+  const due = origin + ms;
+  const wait = due - now;
   if (wait > 1) {
     try {
-      await sleep(wait, undefined, { signal });
+      // Whole milliseconds: Node keeps one timer list per distinct delay, and a fractional delay made a list,
+      // and a priority-queue insert and removal, for every frame and audio chunk.
+      await sleep(Math.ceil(Math.ceil(due / SEND_GRID_MS) * SEND_GRID_MS - now), undefined, { signal });
     } catch {
       return false;
     }

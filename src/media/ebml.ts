@@ -15,9 +15,14 @@ export function idBytes(id: number): Buffer {
 
 /** A data size as the shortest variable-length integer. */
 export function vintSize(n: number): Buffer {
+  return fixedSize(n, vintLength(n));
+}
+
+/** How many bytes the shortest variable-length integer for `n` takes. */
+export function vintLength(n: number): number {
   for (let len = 1; len <= 8; len++) {
     // All-ones is reserved for "unknown", so the largest value of a width is 2^(7*len) - 2.
-    if (n <= 2 ** (7 * len) - 2) return fixedSize(n, len);
+    if (n <= 2 ** (7 * len) - 2) return len;
   }
   throw new RangeError(`EBML size ${n} too large`);
 }
@@ -25,13 +30,18 @@ export function vintSize(n: number): Buffer {
 /** A data size written in exactly `len` bytes, so it can be patched in place later. */
 export function fixedSize(n: number, len: number): Buffer {
   const out = Buffer.alloc(len);
+  writeSize(out, 0, n, len);
+  return out;
+}
+
+/** Writes a data size of exactly `len` bytes into `out` at `at` (for headers built in one buffer). */
+export function writeSize(out: Buffer, at: number, n: number, len: number): void {
   let v = n;
   for (let i = len - 1; i >= 0; i--) {
-    out[i] = v % 256;
+    out[at + i] = v % 256;
     v = Math.floor(v / 256);
   }
-  out[0]! |= 0x80 >> (len - 1);
-  return out;
+  out[at] = out[at]! | (0x80 >> (len - 1));
 }
 
 export function element(id: number, data: Buffer): Buffer {

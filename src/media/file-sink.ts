@@ -12,10 +12,12 @@ interface WriteOp {
  * An append waits this long for company before it is written. Each write costs the event loop a hand-off to
  * libuv's thread pool (a lock and a thread wake-up, about 40 us on this machine's 2 shared cores): with 100
  * candidates a write per frame and per audio chunk was 4,000 of them a second, the server's largest cost after
- * receiving (bench/ingest, profiled). Gathered over 100 ms a candidate costs about 10 writes a second, and a
- * SIGKILL loses at most that much more of its media than before.
+ * receiving (bench/ingest, profiled). Gathered over 100 ms that was still about 10 writes a second per candidate
+ * and, with their thread-pool work, a third of the server's CPU at 32 candidates (perf); over 250 ms it is 4, and
+ * a SIGKILL loses at most a quarter of a second more of a candidate's media, well inside the one second a
+ * recording promises to be readable up to.
  */
-export const GATHER_MS = 100;
+export const GATHER_MS = 250;
 
 /**
  * Ordered asynchronous writes to one file: appends and in-place patches, never blocking the event loop.
@@ -89,8 +91,8 @@ export class FileSink {
   private enqueue(position: number, buf: Buffer, append: boolean): void {
     if (this.closed) throw new Error('write after close');
     if (this.error) return;
-    const last = this.queue[this.queue.length - 1];
-    if (append && last && last.append && last.position + last.bytes === position) {
+    const last = append ? this.lastAppend() : undefined;
+    if (last && last.position + last.bytes === position) {
       last.buffers.push(buf);
       last.bytes += buf.length;
     } else {
@@ -100,6 +102,20 @@ export class FileSink {
     if (this.writing || this.gathering) return;
     if (append) this.gathering = setTimeout(() => this.write(), GATHER_MS);
     else this.write();
+  }
+
+  /**
+   * The queued append a new append may join: the last one, even when patches were queued after it. A patch only
+   * rewrites bytes appended before it, so writing later appends ahead of it never lets it land before what it
+   * describes (a cluster's size, patched as the next cluster starts, still lands after that cluster's blocks),
+   * and the recorder's once-a-second cluster patch no longer splits a gathered batch into two writes.
+   */
+  private lastAppend(): WriteOp | undefined {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const op = this.queue[i]!;
+      if (op.append) return op;
+    }
+    return undefined;
   }
 
   /** Starts writing what is queued now, rather than when the gathering window ends. */

@@ -84,6 +84,22 @@ interface PendingBlock {
   endMs: number;
 }
 
+/**
+ * A SimpleBlock's element ID, size and block header in one buffer, written byte by byte: it is built for every
+ * frame and audio chunk, where assembling it from E.* pieces cost four small buffers and a concat each time.
+ */
+function simpleBlockHead(track: number, rel: number, keyframe: boolean, dataLength: number): Buffer {
+  const sizeLength = E.vintLength(4 + dataLength);
+  const head = Buffer.allocUnsafe(1 + sizeLength + 4);
+  head[0] = ID.SimpleBlock;
+  E.writeSize(head, 1, 4 + dataLength, sizeLength);
+  let at = 1 + sizeLength;
+  head[at++] = 0x80 | track; // track number as a 1-byte vint
+  head.writeInt16BE(rel, at);
+  head[at + 2] = keyframe ? 0x80 : 0; // every JPEG, PCM chunk and Opus packet stands alone; an H.264 frame may not
+  return head;
+}
+
 export class MkvWriter {
   readonly videoTrack: number;
   readonly audioTrack: number;
@@ -297,11 +313,7 @@ export class MkvWriter {
     if (this.sink.failed) return;
     const ts = Math.max(0, Math.round(tsMs));
     const rel = this.clusterFor(ts, this.keyframeCues && track === this.videoTrack && keyframe);
-    const head = Buffer.allocUnsafe(4);
-    head[0] = 0x80 | track; // track number as a 1-byte vint
-    head.writeInt16BE(rel, 1);
-    head[3] = keyframe ? 0x80 : 0; // every JPEG, PCM chunk and Opus packet stands alone; an H.264 frame may not
-    this.sink.append(Buffer.concat([E.idBytes(ID.SimpleBlock), E.vintSize(4 + data.length), head]));
+    this.sink.append(simpleBlockHead(track, rel, keyframe, data.length));
     this.sink.append(data);
     this.pending.push({ end: this.sink.offset, videoFrames, audioChunks, audioSamples, bytes: data.length, endMs });
     this.settle();

@@ -67,12 +67,13 @@ function readTrackReceipt(r: FieldReader, track: string): TrackReceipt {
   return { messages, samples, firstSeq, lastSeq, gaps };
 }
 
-function header(kind: KindCode, length: number): Buffer {
-  const h = Buffer.allocUnsafe(HEADER_SIZE);
-  h.writeUInt8(MAGIC, 0);
-  h.writeUInt8(kind, 1);
-  h.writeUInt32BE(length, 2);
-  return h;
+/** The frame header and the fields in one buffer, so a message goes out as at most two: this and its payload. */
+function headed(w: FieldWriter, kind: KindCode, tailLength: number): Buffer {
+  return w.finishWith((h) => {
+    h.writeUInt8(MAGIC, 0);
+    h.writeUInt8(kind, 1);
+    h.writeUInt32BE(w.length + tailLength, 2);
+  });
 }
 
 /** Byte length cap for text a peer shows to a person: cut on a character boundary, never mid-sequence. */
@@ -90,17 +91,16 @@ export function clampText(text: string, maxBytes = MAX_TEXT_BYTES): string {
 }
 
 /**
- * Encodes a message as [header, fields, payload?]. The large payload (JPEG, PCM) is returned as its own buffer so
- * the sender can write it without copying it into a fresh frame.
+ * Encodes a message as [header and fields, payload?]. The large payload (JPEG, PCM) is returned as its own buffer
+ * so the sender can write it without copying it into a fresh frame.
  */
 export function encodeParts(msg: Message): Buffer[] {
-  const w = new FieldWriter();
+  const w = new FieldWriter(64, HEADER_SIZE);
   let tail: Buffer | null = null;
   let kind: KindCode;
   if (isV2Media(msg)) {
     ({ kind, tail } = encodeV2Media(msg, w));
-    const fields = w.finish();
-    return [header(kind, fields.length + tail.length), fields, tail];
+    return [headed(w, kind, tail.length), tail];
   }
   switch (msg.type) {
     case 'hello': {
@@ -164,9 +164,7 @@ export function encodeParts(msg: Message): Buffer[] {
       w.u16(msg.code === 'unknown' ? (msg.wireCode ?? 0) : AlertCode[msg.code]).str(clampText(msg.text));
       break;
   }
-  const fields = w.finish();
-  const length = fields.length + (tail ? tail.length : 0);
-  return tail ? [header(kind, length), fields, tail] : [header(kind, length), fields];
+  return tail ? [headed(w, kind, tail.length), tail] : [headed(w, kind, 0)];
 }
 
 export function encode(msg: Message): Buffer {

@@ -8,8 +8,10 @@ export class FieldWriter {
   private buf: Buffer;
   private pos = 0;
 
-  constructor(initial = 64) {
-    this.buf = Buffer.allocUnsafe(initial);
+  /** `reserve` bytes are left at the start for a header the caller writes with `finishWith`. */
+  constructor(initial = 64, private readonly reserve = 0) {
+    this.buf = Buffer.allocUnsafe(Math.max(initial, reserve));
+    this.pos = reserve;
   }
 
   private ensure(n: number): void {
@@ -66,6 +68,17 @@ export class FieldWriter {
   }
 
   finish(): Buffer {
+    return this.buf.subarray(this.reserve, this.pos);
+  }
+
+  /** Bytes written after the reserved header space. */
+  get length(): number {
+    return this.pos - this.reserve;
+  }
+
+  /** The reserved header (written by `header` into its space) followed by the fields, in one buffer. */
+  finishWith(header: (buf: Buffer) => void): Buffer {
+    header(this.buf);
     return this.buf.subarray(0, this.pos);
   }
 }

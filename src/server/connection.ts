@@ -231,13 +231,13 @@ export class CandidateConnection {
   private onAnalysis(result: FrameAnalysis, timestampMs: number): void {
     const session = this.session;
     if (!session || this.state !== 'open') return;
-    const before = { face: session.face, faces: session.faces };
+    const face = session.face;
+    const faces = session.faces;
     const events = session.applyAnalysis(result, timestampMs);
     // Tell the candidate at once when the verdict changes, and keep reminding while it is not ok.
     if (this.verdicts.due(result.verdict)) this.send({ type: 'verdict', verdict: result.verdict, faces: result.faces.length, timestampMs, text: result.why });
-    const at = new Date().toISOString();
-    if (before.face !== session.face || before.faces !== session.faces) {
-      this.host.publish({ kind: 'face_status', at, id: session.id, face: session.face, faces: session.faces });
+    if (face !== session.face || faces !== session.faces) {
+      this.host.publish({ kind: 'face_status', at: new Date().toISOString(), id: session.id, face: session.face, faces: session.faces });
     }
     this.publishIncidents(events);
   }

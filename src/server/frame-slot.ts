@@ -85,10 +85,11 @@ export class LatestFrameSlot implements TurnTaker {
     if (this.busy || this.timer || this.inLine || !this.waitingJpeg || this.closed) return;
     const wait = this.lastStart + this.minIntervalMs - performance.now();
     if (wait > 0) {
+      // Whole milliseconds: Node keeps one timer list per distinct delay (a fractional one makes a list per frame).
       this.timer = setTimeout(() => {
         this.timer = null;
         this.pump();
-      }, wait);
+      }, Math.ceil(wait));
       return;
     }
     if (this.turns) {
