@@ -18,9 +18,9 @@ interface Entry {
 }
 
 /**
- * Opus decoders (ffmpeg children) run from a worker thread: spawning a child forks the whole process, which blocks
- * the thread that does it; with one decoder per candidate for voice activity, that must not be the server's event
- * loop. The thread is started with the first decoder and does not keep the process alive.
+ * Opus decoders run in a worker thread, beside the server's event loop: the voice-activity decoders (one per
+ * candidate, libopus in WebAssembly, opus-wasm.ts) decode there, and a listening decoder is an ffmpeg child, whose
+ * spawn forks the whole process and blocks the thread that does it. The thread is started with the first decoder and does not keep the process alive.
  */
 export class OpusPcmPool {
   private worker: Worker | null = null;

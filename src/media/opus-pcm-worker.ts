@@ -1,7 +1,9 @@
-// The thread behind OpusPcmPool: it owns the ffmpeg decoders, so spawning one (a fork of this big process, which
-// takes milliseconds, and far longer on a loaded machine) never stalls the server's event loop.
+// The thread behind OpusPcmPool: it owns the decoders. The voice-activity ones decode here (WebAssembly), beside the
+// server's event loop; a listening one is an ffmpeg child, whose spawn (a fork of this big process, milliseconds and
+// far longer on a loaded machine) must not stall that loop either.
 import { parentPort } from 'node:worker_threads';
 import { OpusPcmDecoder } from './opus-pcm';
+import { OpusWasmDecoder, type OpusRate } from './opus-wasm';
 
 export type ToWorker =
   | { type: 'open'; id: number; head: Uint8Array; rate: number; mono: boolean; live: boolean }
@@ -14,7 +16,8 @@ export type FromWorker =
   | { type: 'error'; id: number; message: string }
   | { type: 'drained'; id: number };
 
-const decoders = new Map<number, OpusPcmDecoder>();
+const decoders = new Map<number, OpusPcmDecoder | OpusWasmDecoder>();
+const isOpusRate = (r: number): r is OpusRate => r === 8000 || r === 12000 || r === 16000 || r === 24000 || r === 48000;
 const port = parentPort!;
 const post = (m: FromWorker): void => port.postMessage(m);
 
@@ -22,15 +25,14 @@ port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'open':
       try {
-        const d = new OpusPcmDecoder(
-          Buffer.from(m.head),
-          // A copy of just these bytes: cloning a view would copy the whole pooled buffer behind it.
-          (timestampMs, pcm) => post({ type: 'pcm', id: m.id, timestampMs, pcm: new Uint8Array(pcm) }),
-          (err) => post({ type: 'error', id: m.id, message: err.message }),
-          m.rate,
-          m.mono,
-          m.live,
-        );
+        // A copy of just these bytes: cloning a view would copy the whole pooled buffer behind it.
+        const onPcm = (timestampMs: number, pcm: Buffer): void => post({ type: 'pcm', id: m.id, timestampMs, pcm: new Uint8Array(pcm) });
+        const onError = (err: Error): void => post({ type: 'error', id: m.id, message: err.message });
+        // Voice activity (mono, batched) decodes in this thread; listening keeps ffmpeg, which flushes every packet.
+        const d =
+          !m.live && m.mono && isOpusRate(m.rate)
+            ? new OpusWasmDecoder(Buffer.from(m.head), onPcm, onError, m.rate)
+            : new OpusPcmDecoder(Buffer.from(m.head), onPcm, onError, m.rate, m.mono, m.live);
         decoders.set(m.id, d);
       } catch (err) {
         post({ type: 'error', id: m.id, message: (err as Error).message });
