@@ -52,7 +52,8 @@ async function ffmpegCpu(args: string[]): Promise<number> {
 
 /**
  * CPU seconds (user + system, this process) to decode `packets` as the server does for voice activity: the
- * WebAssembly decoder at 16 kHz mono. A first decoder loads and compiles the module, once per server, not timed.
+ * WebAssembly decoder at 16 kHz mono, in steady state: a first pass over the same packets (not timed) loads the
+ * module and lets V8 tier its code up, as a server does once, early in its first session.
  */
 async function vadDecodeCpu(head: Buffer, packets: Buffer[]): Promise<number> {
   const decode = async (list: Buffer[]): Promise<void> => {
@@ -62,7 +63,7 @@ async function vadDecodeCpu(head: Buffer, packets: Buffer[]): Promise<number> {
     for (const p of list) d.push(0, p);
     await d.drain();
   };
-  await decode(packets.slice(0, 1));
+  await decode(packets);
   const before = process.cpuUsage();
   await decode(packets);
   const used = process.cpuUsage(before);
@@ -214,7 +215,8 @@ async function main(): Promise<void> {
       `frame is about the same at 320x240 as at 640x480, see bench/detect), and cost ${fmt(mean((r) => r.snapshotKbps), 0)} kbit/s of the wire budget ` +
       `and a share of the client's encoder CPU above. Snapshots are the choice. The server does decode each Opus ` +
       `candidate's audio, to 16 kHz for voice activity: ${fmt(mean((r) => r.opusDecodeCpu) * 100, 2)} % of a core each ` +
-      `(libopus in WebAssembly in the server's decoder thread, CPU of this process while it decodes).`,
+      `(libopus in WebAssembly in the server's decoder thread, steady state; the ffmpeg child per candidate it replaced cost ` +
+      `about 0.3 % each in bench/ingest, process and pipes included).`,
     '',
     'Detector (dnn) verdicts on the snapshots the client sends, by labelled segment of the sample videos (per snapshot, before ' +
       'the incident debounce; compare bench/detect\'s per-frame figures at 640x480 and 320x240, where the unshifted ' +

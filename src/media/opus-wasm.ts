@@ -11,7 +11,7 @@ const loadDecoder = (): Promise<typeof OpusDecoder> => (loading ??= import('opus
 /**
  * Opus packets in, mono s16le PCM out, decoded by libopus compiled to WebAssembly (npm opus-decoder) in this
  * thread. Voice activity needs one decoder per candidate: as an ffmpeg child each cost about 0.3 % of a core
- * (a process, two pipes, Ogg framing), 30 % at 100 candidates; here one costs about 0.1 % and 0.15 MB.
+ * (a process, two pipes, Ogg framing), 30 % at 100 candidates; here one costs about 0.15 % and 0.15 MB (bench/codec).
  * PCM chunks are timed as OpusPcmDecoder's are: the first packet's capture time plus the samples decoded so far
  * (the pre-skip removed by libopus), and go out in chunks of `batchMs`, as ffmpeg's writes did, so that a hundred
  * decoders do not wake the server's event loop for every packet.
