@@ -13,7 +13,7 @@ const loadDecoder = (): Promise<typeof OpusDecoder> => (loading ??= import('opus
  * thread. Voice activity needs one decoder per candidate: as an ffmpeg child each cost about 0.3 % of a core
  * (a process, two pipes, Ogg framing), 30 % at 100 candidates; here one costs about 0.15 % and 0.15 MB (bench/codec).
  * PCM chunks are timed as OpusPcmDecoder's are: the first packet's capture time plus the samples decoded so far
- * (the pre-skip removed by libopus), and go out in chunks of `batchMs`, as ffmpeg's writes did, so that a hundred
+ * (the encoder's pre-skip removed), and go out in chunks of `batchMs`, as ffmpeg's writes did, so that a hundred
  * decoders do not wake the server's event loop for every packet.
  */
 export class OpusWasmDecoder {
@@ -41,8 +41,8 @@ export class OpusWasmDecoder {
     const head = parseOpusHead(opusHead);
     this.chunk = new Int16Array(Math.round((rate * batchMs) / 1000));
     this.skip = Math.round((head.preSkip * rate) / 48000);
-    this.ready = loadDecoder().then(
-      async (Decoder) => {
+    this.ready = loadDecoder()
+      .then(async (Decoder) => {
         // Mono out whatever the stream's channels: libopus downmixes a stereo stream itself.
         // The pre-skip is trimmed here: opus-decoder 0.7 would trim OpusHead's count (48 kHz samples) at the output rate.
         const d = new Decoder({ sampleRate: this.rate, channels: 1, streamCount: 1, coupledStreamCount: 0, channelMappingTable: [0], preSkip: 0 });
@@ -52,9 +52,9 @@ export class OpusWasmDecoder {
         const early = this.early ?? [];
         this.early = null;
         for (const p of early) this.decode(p);
-      },
-      (err: Error) => this.fail(new Error(`cannot load the Opus decoder (opus-decoder): ${err.message}`)),
-    );
+      })
+      // Loading or starting it failed: this candidate's voice activity stops, loudly (SpeechHooks.failed).
+      .catch((err: unknown) => this.fail(new Error(`cannot start the Opus decoder (opus-decoder): ${err instanceof Error ? err.message : String(err)}`)));
   }
 
   /** libopus reads the packet's length in samples from the packet itself. */
