@@ -2,11 +2,12 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { OggOpusWriter, parseOpusHead } from './ogg-opus';
 
 /**
- * Opus packets in, s16le PCM out (48 kHz for listening, 16 kHz for voice activity), through an ffmpeg child. PCM
- * chunks are timed from the first packet's capture time plus the samples decoded so far (the encoder's pre-skip
- * already removed). ffmpeg is told not to probe. `live` (listening) flushes every packet each way, so PCM follows
- * within tens of ms; otherwise (voice activity, one decoder per candidate) packets go in batches of 5 and PCM
- * comes out in ffmpeg's 32 KB writes: a second behind, for a fraction of the wake-ups.
+ * Opus packets in, s16le PCM out, through an ffmpeg child: listening (48 kHz). PCM chunks are timed from the first
+ * packet's capture time plus the samples decoded so far (the encoder's pre-skip already removed). ffmpeg is told
+ * not to probe. `live` (listening) flushes every packet each way, so PCM follows within tens of ms; otherwise
+ * packets go in batches of 5 and PCM comes out in ffmpeg's 32 KB writes, a second behind. Voice activity decodes
+ * with OpusWasmDecoder (opus-wasm.ts) instead; the batched mode only serves a voice-activity format that decoder
+ * does not take (not mono, or not a libopus rate), which the server does not ask for today.
  */
 export class OpusPcmDecoder {
   private readonly child: ChildProcessWithoutNullStreams;
